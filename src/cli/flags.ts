@@ -1,0 +1,88 @@
+// The Go binary's flags (SPEC §7), accepted in Go's single-dash form (`-web :9001`,
+// `-debug=true`) and in `--long` form. Parsed with node's util.parseArgs after normalizing Go
+// spellings, so the rules stay those of a well-kept parser.
+import { parseArgs } from 'node:util';
+import type { DaemonOptions } from '../daemon/options.js';
+
+const STRING_FLAGS = ['web', 'etcd', 'ip', 'grpc.addr', 'grpc.key', 'grpc.cert'] as const;
+const BOOL_FLAGS = ['debug', 'noauth', 'v', 'version', 'help', 'h', 'grpc.TLS'] as const;
+
+export const FLAGS_HELP = `Usage: lainlet -web ADDR -etcd HOST:PORT[,HOST:PORT...] -ip IP [flags]
+       lainlet demo            run on a built-in sample cluster (starts its own etcd)
+
+Flags (Go's -flag and --flag forms both work):
+  -web ADDR          HTTP listen address, e.g. :9001 or 127.0.0.1:9001
+  -etcd ENDPOINTS    etcd v3 client endpoints, comma separated, with or without http://
+  -ip IP             this node's IP: a local caller for auth, localspecquery's default
+  -grpc.addr ADDR    gRPC listen address
+  -grpc.TLS          serve gRPC over TLS (with -grpc.key and -grpc.cert)
+  -grpc.key FILE     TLS private key
+  -grpc.cert FILE    TLS certificate
+  -noauth            do not check callers
+  -debug             debug logging
+  -v                 print the version and exit
+`;
+
+export class UsageError extends Error {}
+
+export type ParsedFlags = { kind: 'version' } | { kind: 'help' } | { kind: 'run'; options: DaemonOptions };
+
+/** `-x`, `-x=v`, `--x=v` -> `--x`, `--x=v`; `-debug=false` style booleans become present/absent. */
+function normalize(argv: string[]): string[] {
+  const out: string[] = [];
+  for (const arg of argv) {
+    const m = /^--?([A-Za-z][\w.]*)(?:=(.*))?$/.exec(arg);
+    if (!m) {
+      out.push(arg);
+      continue;
+    }
+    const [, name, value] = m;
+    if ((BOOL_FLAGS as readonly string[]).includes(name) && value !== undefined) {
+      if (!/^(1|t|true|0|f|false)$/i.test(value)) throw new UsageError(`invalid boolean value ${JSON.stringify(value)} for -${name}`);
+      if (/^(1|t|true)$/i.test(value)) out.push(`--${name}`);
+      continue;
+    }
+    out.push(value === undefined ? `--${name}` : `--${name}=${value}`);
+  }
+  return out;
+}
+
+export function parseFlags(argv: string[]): ParsedFlags {
+  const options = Object.fromEntries([
+    ...STRING_FLAGS.map((f) => [f, { type: 'string' as const }]),
+    ...BOOL_FLAGS.map((f) => [f, { type: 'boolean' as const }]),
+  ]);
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: normalize(argv), options, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new UsageError((err as Error).message.replace(/--/g, '-'));
+  }
+  if (values.v || values.version) return { kind: 'version' };
+  if (values.help || values.h) return { kind: 'help' };
+  const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
+  const web = str('web');
+  const grpcAddr = str('grpc.addr');
+  if (!web && !grpcAddr) throw new UsageError('one of -web and -grpc.addr is required');
+  const etcd = (str('etcd') ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
+  if (etcd.length === 0) throw new UsageError('-etcd is required (e.g. -etcd 127.0.0.1:2379)');
+  const ip = str('ip') ?? '';
+  if (values['grpc.TLS'] && (!str('grpc.key') || !str('grpc.cert'))) throw new UsageError('-grpc.TLS needs -grpc.key and -grpc.cert');
+  return {
+    kind: 'run',
+    options: {
+      web,
+      etcd,
+      ip,
+      debug: Boolean(values.debug),
+      noAuth: Boolean(values.noauth),
+      grpcAddr,
+      grpcTls: Boolean(values['grpc.TLS']),
+      grpcKey: str('grpc.key'),
+      grpcCert: str('grpc.cert'),
+    },
+  };
+}

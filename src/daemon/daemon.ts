@@ -1,0 +1,98 @@
+// Wires the layers: etcd store -> mirror -> view hub -> transports. One store (one etcd watch)
+// per process, whatever the number of routes and clients.
+import { hostname as osHostname } from 'node:os';
+import { once } from 'node:events';
+import { createLogger, type Logger } from '../util/log.js';
+import { EtcdStore } from '../store/etcd-store.js';
+import { Mirror } from '../state/mirror.js';
+import { ViewHub } from '../views/hub.js';
+import type { NodeContext } from '../views/types.js';
+import { createHttpTransport, type HttpLimits } from '../transports/http/server.js';
+import { createMetrics } from './metrics.js';
+import { VERSION } from '../version.js';
+import type { DaemonOptions, RunningDaemon } from './options.js';
+
+/** etcd silent for longer than this (while we think we are connected) makes /readyz fail. */
+const STALE_CONTACT_MS = 30_000;
+
+export function parseListenAddress(addr: string): { host: string | undefined; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr.trim());
+  if (!m) throw new Error(`bad listen address ${JSON.stringify(addr)}: expected HOST:PORT or :PORT`);
+  const port = Number(m[3]);
+  if (port > 65_535) throw new Error(`bad listen address ${JSON.stringify(addr)}: port out of range`);
+  const host = m[1] ?? m[2];
+  return { host: host === '' ? undefined : host, port };
+}
+
+export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpLimits?: Partial<HttpLimits> }): Promise<RunningDaemon> {
+  if (!opts.web && !opts.grpcAddr) throw new Error('one of -web and -grpc.addr is required');
+  if (opts.etcd.length === 0) throw new Error('-etcd is required');
+  const logger = opts.logger ?? createLogger(opts.debug);
+  const node: NodeContext = { nodeIp: opts.ip, hostname: opts.hostname ?? osHostname(), noAuth: opts.noAuth };
+
+  const mirror = new Mirror(logger);
+  const store = new EtcdStore({ endpoints: opts.etcd, prefix: '/lain/', logger }, mirror);
+  const hub = new ViewHub(() => mirror.state, node, (view, key, err) => logger.error({ err, path: view.path, key }, 'view failed'));
+  mirror.onChange((set) => hub.apply(set));
+
+  const readiness = () => {
+    const s = store.status();
+    if (!mirror.ready) return { ready: false, reason: 'not synced: the first etcd snapshot is not loaded yet' };
+    if (s.state !== 'connected') return { ready: false, reason: `etcd ${s.state} (${s.lastError ?? 'no error'}); serving revision ${mirror.revision}` };
+    const silentMs = s.lastContactAt ? Date.now() - s.lastContactAt : Infinity;
+    if (silentMs > STALE_CONTACT_MS) return { ready: false, reason: `etcd silent for ${Math.round(silentMs / 1000)} s` };
+    return { ready: true, reason: `ok: revision ${mirror.revision}` };
+  };
+
+  let http: ReturnType<typeof createHttpTransport> | undefined;
+  const debug = () => {
+    const s = store.status();
+    return {
+      version: VERSION,
+      ready: readiness(),
+      connections: http?.watchers ?? 0,
+      revision: mirror.revision,
+      etcd: { ...s, lastContactAgoMs: s.lastContactAt ? Date.now() - s.lastContactAt : null, watchStreams: 1 },
+      state: mirror.stats,
+      rejected: mirror.rejected,
+      watchers: hub.watcherCounts(),
+      hub: { queries: hub.channelCount, ...hub.stats },
+      http: http?.stats,
+    };
+  };
+  const metrics = createMetrics({ store, mirror, hub, watchers: () => http?.watchers ?? 0 });
+
+  if (opts.web) {
+    http = createHttpTransport({
+      hub,
+      node,
+      state: () => mirror.state,
+      ready: () => mirror.ready,
+      readiness,
+      debug,
+      metrics,
+      version: VERSION,
+      logger,
+      limits: opts.httpLimits,
+    });
+    const { host, port } = parseListenAddress(opts.web);
+    http.server.listen(port, host);
+    await once(http.server, 'listening');
+    logger.info({ address: http.server.address() }, 'HTTP listening');
+  }
+
+  const running = store.run();
+  const address = http?.server.address();
+  return {
+    httpPort: address && typeof address === 'object' ? address.port : undefined,
+    async close() {
+      http?.closeStreams();
+      store.close();
+      if (http) {
+        http.server.closeAllConnections();
+        await new Promise<void>((r) => http!.server.close(() => r()));
+      }
+      await running;
+    },
+  };
+}
