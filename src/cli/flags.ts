@@ -54,7 +54,7 @@ export function parseFlags(argv: string[]): ParsedFlags {
   ]);
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({ args: normalize(argv), options, strict: true, allowPositionals: false }));
+    values = parseArgs({ args: normalize(argv), options, strict: true, allowPositionals: false }).values as typeof values;
   } catch (err) {
     throw new UsageError((err as Error).message.replace(/--/g, '-'));
   }

@@ -9,7 +9,7 @@ import { ViewHub } from '../views/hub.js';
 import type { NodeContext } from '../views/types.js';
 import { createHttpTransport, type HttpLimits } from '../transports/http/server.js';
 import { createMetrics } from './metrics.js';
-import { VERSION } from '../version.js';
+import { PACKAGE_VERSION, VERSION } from '../version.js';
 import type { DaemonOptions, RunningDaemon } from './options.js';
 
 /** etcd silent for longer than this (while we think we are connected) makes /readyz fail. */
@@ -49,6 +49,7 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
     const s = store.status();
     return {
       version: VERSION,
+      packageVersion: PACKAGE_VERSION,
       ready: readiness(),
       connections: http?.watchers ?? 0,
       revision: mirror.revision,

@@ -63,7 +63,7 @@ export class Mirror implements StoreSink {
     for (const key of [...this.modRevisions.keys()]) {
       if (!seen.has(key)) this.remove(key, set);
     }
-    this.rev = revision;
+    this.setRevision(revision);
     this.loaded = true;
     this.stats.snapshotsApplied++;
     this.emit(set);
@@ -75,10 +75,15 @@ export class Mirror implements StoreSink {
       if (c.type === 'put') this.put(c.key, c.value, c.modRevision, set);
       else this.remove(c.key, set);
     }
-    this.rev = revision;
+    this.setRevision(revision);
     this.stats.eventsApplied += changes.length;
     this.stats.lastEventAt = new Date().toISOString();
     this.emit(set);
+  }
+
+  private setRevision(revision: number) {
+    this.rev = revision;
+    this.index.revision = revision;
   }
 
   private newChangeSet(revision: number): ChangeSet {

@@ -6,28 +6,28 @@ import { once } from 'node:events';
 export class TcpProxy {
   private readonly sockets = new Set<net.Socket>();
   private cut = false;
-  private constructor(
-    private readonly server: net.Server,
-    readonly port: number,
-  ) {}
+  private constructor(private readonly server: net.Server) {}
+
+  get port(): number {
+    return (this.server.address() as net.AddressInfo).port;
+  }
 
   static async start(targetHost: string, targetPort: number): Promise<TcpProxy> {
-    let proxy: TcpProxy | undefined;
     const server = net.createServer((client) => {
-      if (!proxy || proxy.cut) return client.destroy();
+      if (proxy.cut) return client.destroy();
       const upstream = net.connect(targetPort, targetHost);
       for (const s of [client, upstream]) {
         proxy.sockets.add(s);
-        s.on('close', () => proxy?.sockets.delete(s));
+        s.on('close', () => proxy.sockets.delete(s));
         s.on('error', () => {});
       }
       client.pipe(upstream).pipe(client);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
+    const proxy = new TcpProxy(server);
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
-    proxy = new TcpProxy(server, (server.address() as net.AddressInfo).port);
     return proxy;
   }
 

@@ -103,7 +103,8 @@ export function createHttpTransport(deps: HttpDeps): HttpTransport {
     if (!view) return plain(res, 404, '404 not found');
     if (!deps.ready()) return plain(res, 503, 'lainlet is starting: the cluster state is not loaded yet', { 'Retry-After': '1' });
     const params = url.searchParams;
-    if (wantsWatch(params)) return watch(view, params, req, res);
+    // Watching is a /v2/ feature; Go answers `/appname?watch=1` as a plain GET.
+    if (path.startsWith('/v2/') && wantsWatch(params)) return watch(view, params, req, res);
 
     const state = deps.state();
     let key: string;
@@ -127,16 +128,16 @@ export function createHttpTransport(deps: HttpDeps): HttpTransport {
     SseConnection.open(res);
     const conn = new SseConnection(res, { stallTimeoutMs: limits.stallTimeoutMs });
     // Go answers a refused watch with one error event, then ends the stream.
-    if (!view.watchable) return failFast(conn, `${view.path.replace(/^\/v2/, '')} do not support watch action`);
+    if (!view.watchable) return conn.fail(`${view.path.replace(/^\/v2/, '')} do not support watch action`);
     let key: string;
     try {
       key = view.key({ params, callerIp: callerIp(req.socket.remoteAddress) }, deps.state(), deps.node);
     } catch (err) {
-      if (err instanceof ViewError) return failFast(conn, err.message);
+      if (err instanceof ViewError) return conn.fail(err.message);
       throw err;
     }
     const sub = deps.hub.subscribe(view, key, conn);
-    if (!sub.initial.ok) return failFast(conn, sub.initial.message);
+    if (!sub.initial.ok) return conn.fail(sub.initial.message);
     stats.watchesOpened++;
     open.add(conn);
     conn.onClose = (reason) => {
@@ -150,10 +151,6 @@ export function createHttpTransport(deps: HttpDeps): HttpTransport {
     conn.write(sub.initEncoded('sse-init', (json) => sseFrame(1, 'init', json)));
     const hb = heartbeatSeconds(params);
     if (hb > 0) conn.startHeartbeat(hb);
-  }
-
-  function failFast(conn: SseConnection, message: string) {
-    conn.fail(message);
   }
 
   return {

@@ -1,0 +1,23 @@
+// /v2/nodes: the cluster's nodes, each value as its JSON object.
+import { requireSuper } from '../auth/auth.js';
+import { GoAny, goJson } from '../encode/gojson.js';
+import { param } from './common.js';
+import type { View } from './types.js';
+
+export const nodesView: View = {
+  path: '/v2/nodes',
+  sources: ['nodes'],
+  watchable: true,
+  key(req, state, node) {
+    requireSuper(req.callerIp, state, node);
+    const name = param(req, 'name');
+    if (name === undefined) return '*';
+    // Keys are `<name>:<ip>:<port>`: `node1` must not match `node10:...`.
+    return name.endsWith(':') ? name : `${name}:`;
+  },
+  render(queryKey, state) {
+    const nodes = new Map<string, GoAny>();
+    for (const [key, value] of state.nodes.query(queryKey)) nodes.set(key, new GoAny(value));
+    return goJson(nodes);
+  },
+};

@@ -1,0 +1,38 @@
+// The compatibility replay: the Go lainlet's recorded answers (test/fixtures, copied from
+// shared/compat) against ours, through the same probe tool, on a real etcd. Must be all green.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const fixtures = join(root, 'test/fixtures');
+
+test('replaying the Go binary recorded cases gives identical answers', { timeout: 240_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lainlet-compat-'));
+  try {
+    const ours = join(dir, 'ours.json');
+    const cmd = `${process.execPath} ${join(root, 'bin/lainlet.js')} -web {web} -etcd {etcd} -ip 127.0.0.1`;
+    await run('python3', [
+      join(fixtures, 'lainlet_probe.py'), 'record', '--cmd', cmd,
+      '--fixture', join(fixtures, 'cluster-small.json'),
+      '--overlay', join(fixtures, 'overlay-auth.json'),
+      '--cases', join(fixtures, 'cases.json'),
+      '--log', join(dir, 'lainlet.log'),
+      '-o', ours,
+    ], { timeout: 200_000 });
+    const { stdout } = await run('python3', [join(fixtures, 'lainlet_probe.py'), 'compare', join(fixtures, 'answers-go.json'), ours]).catch(
+      (err: { stdout?: string }) => ({ stdout: err.stdout ?? String(err) }),
+    );
+    const summary = stdout.trim().split('\n').pop();
+    console.log(`compat replay -> ${summary}`);
+    assert.match(summary ?? '', /^\d+ passed, 0 failed$/, stdout);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
