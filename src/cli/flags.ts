@@ -69,6 +69,8 @@ export function parseFlags(argv: string[]): ParsedFlags {
     .map((e) => e.trim())
     .filter(Boolean);
   if (etcd.length === 0) throw new UsageError('-etcd is required (e.g. -etcd 127.0.0.1:2379)');
+  const tls = etcd.find((e) => e.startsWith('https://'));
+  if (tls) throw new UsageError(`-etcd ${tls}: TLS to etcd is not supported; give a plain host:port`);
   const ip = str('ip') ?? '';
   if (values['grpc.TLS'] && (!str('grpc.key') || !str('grpc.cert'))) throw new UsageError('-grpc.TLS needs -grpc.key and -grpc.cert');
   return {

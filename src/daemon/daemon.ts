@@ -28,6 +28,9 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
   if (!opts.web && !opts.grpcAddr) throw new Error('one of -web and -grpc.addr is required');
   if (opts.etcd.length === 0) throw new Error('-etcd is required');
   const logger = opts.logger ?? createLogger(opts.debug);
+  // The gRPC API is its own piece of work (not in this version): say so instead of listening on nothing.
+  if (opts.grpcAddr && !opts.web) throw new Error('-grpc.addr: the gRPC API is not served by this version yet; use -web');
+  if (opts.grpcAddr) logger.warn({ grpcAddr: opts.grpcAddr }, 'the gRPC API is not served by this version yet; serving HTTP only');
   const node: NodeContext = { nodeIp: opts.ip, hostname: opts.hostname ?? osHostname(), noAuth: opts.noAuth };
 
   const mirror = new Mirror(logger);

@@ -127,7 +127,9 @@ export class EtcdProcess {
   }
 
   private async launch(): Promise<void> {
-    const child = spawn(this.binary, this.args(), { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group: a terminal's Ctrl-C reaches the demo, which then stops lainlet
+    // before etcd (instead of etcd dying first under a still-running lainlet).
+    const child = spawn(this.binary, this.args(), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.child = child;
     trackForExitCleanup(this);
     this.output.append(`--- etcd started: ${this.binary} ${this.args().join(' ')}\n`);

@@ -1,0 +1,136 @@
+// The view hub: one render per change per query, the same bytes to every watcher, nothing for
+// unchanged answers, errors end the watch.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ViewHub, type HubWatcher, type SharedUpdate } from '../../src/views/hub.js';
+import { ViewError, type View } from '../../src/views/types.js';
+import type { ChangeSet } from '../../src/state/mirror.js';
+import type { ClusterState, Source } from '../../src/state/types.js';
+
+const node = { nodeIp: '127.0.0.1', hostname: 'node1', noAuth: false };
+
+/** A view over a plain map standing in for the config source. */
+function mapView(data: Map<string, string>, extra: Partial<View> = {}): View & { renders: number } {
+  const v = {
+    path: '/v2/test',
+    sources: ['config'] as Source[],
+    watchable: true,
+    renders: 0,
+    key: () => '*',
+    render(key: string) {
+      v.renders++;
+      if (data.get('broken')) throw new ViewError(500, 'cannot make it');
+      const entries = [...data].filter(([k]) => key === '*' || k.startsWith(key));
+      return JSON.stringify(Object.fromEntries(entries));
+    },
+    ...extra,
+  };
+  return v;
+}
+
+function change(revision: number, key: string, kind: 'put' | 'delete' = 'put'): ChangeSet {
+  return { revision, changes: new Map([['config', new Map([[key, kind]])]]) };
+}
+
+class Recorder implements HubWatcher {
+  updates: SharedUpdate[] = [];
+  failed: string | null = null;
+  update(u: SharedUpdate) {
+    this.updates.push(u);
+  }
+  fail(message: string) {
+    this.failed = message;
+  }
+}
+
+const state = () => ({}) as ClusterState;
+
+test('one render per change, the same frame object for every watcher', () => {
+  const data = new Map([['a', '1']]);
+  const view = mapView(data);
+  const hub = new ViewHub(state, node);
+  const watchers = Array.from({ length: 100 }, () => new Recorder());
+  for (const w of watchers) assert.equal(hub.subscribe(view, '*', w).initial.ok, true);
+  assert.equal(view.renders, 1);
+  data.set('a', '2');
+  hub.apply(change(5, 'a'));
+  assert.equal(view.renders, 2);
+  const first = watchers[0].updates[0];
+  assert.equal(first.id, 5);
+  assert.equal(first.event, 'update');
+  assert.equal(first.json.toString(), '{"a":"2"}');
+  for (const w of watchers) assert.equal(w.updates[0], first);
+});
+
+test('an unchanged answer is not re-sent; an untouched query is not even recomputed', () => {
+  const data = new Map([['a', '1'], ['b', '1']]);
+  const view = mapView(data);
+  const hub = new ViewHub(state, node);
+  const w = new Recorder();
+  hub.subscribe(view, 'a', w);
+  hub.apply(change(2, 'a')); // touched, same bytes
+  hub.apply(change(3, 'b')); // not touched
+  assert.equal(w.updates.length, 0);
+  assert.equal(view.renders, 2);
+});
+
+test('resendWhenTouched views are re-sent on every touching change (Go containers behaviour)', () => {
+  const view = mapView(new Map([['a', '1']]), { resendWhenTouched: true });
+  const hub = new ViewHub(state, node);
+  const w = new Recorder();
+  hub.subscribe(view, '*', w);
+  hub.apply(change(2, 'a'));
+  assert.equal(w.updates.length, 1);
+});
+
+test('a removal is sent as a delete event', () => {
+  const data = new Map([['a', '1'], ['b', '2']]);
+  const view = mapView(data);
+  const hub = new ViewHub(state, node);
+  const w = new Recorder();
+  hub.subscribe(view, '*', w);
+  data.delete('b');
+  hub.apply(change(7, 'b', 'delete'));
+  assert.equal(w.updates[0].event, 'delete');
+});
+
+test('an answer that can no longer be made fails every watcher and forgets them', () => {
+  const data = new Map([['a', '1']]);
+  const view = mapView(data);
+  const hub = new ViewHub(state, node);
+  const w = new Recorder();
+  hub.subscribe(view, '*', w);
+  data.set('broken', 'yes');
+  hub.apply(change(2, 'broken'));
+  assert.equal(w.failed, 'cannot make it');
+  assert.deepEqual(hub.watcherCounts(), {});
+  const again = hub.get(view, '*');
+  assert.deepEqual(again, { ok: false, status: 500, message: 'cannot make it' });
+});
+
+test('a bug in a view is a 500 for that query, not an exception for the caller', () => {
+  const view = mapView(new Map(), {
+    render() {
+      throw new TypeError('oops');
+    },
+  });
+  const seen: unknown[] = [];
+  const hub = new ViewHub(state, node, (_v, _k, err) => seen.push(err));
+  const a = hub.get(view, '*');
+  assert.equal(a.ok, false);
+  assert.equal(seen.length, 1);
+});
+
+test('GET answers are cached until a change touches them', () => {
+  const data = new Map([['a', '1']]);
+  const view = mapView(data);
+  const hub = new ViewHub(state, node);
+  hub.get(view, '*');
+  hub.get(view, '*');
+  assert.equal(view.renders, 1);
+  data.set('a', '2');
+  hub.apply(change(2, 'a'));
+  const a = hub.get(view, '*');
+  assert.equal(a.ok && a.json.toString(), '{"a":"2"}');
+  assert.equal(view.renders, 2);
+});
