@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import type { DaemonOptions } from '../daemon/options.js';
 
-const STRING_FLAGS = ['web', 'etcd', 'ip', 'grpc.addr', 'grpc.key', 'grpc.cert'] as const;
+const STRING_FLAGS = ['web', 'etcd', 'ip', 'grpc.addr', 'grpc.key', 'grpc.cert', 'max-watchers', 'stall-timeout'] as const;
 const BOOL_FLAGS = ['debug', 'noauth', 'v', 'version', 'help', 'h', 'grpc.TLS'] as const;
 
 export const FLAGS_HELP = `Usage: lainlet -web ADDR -etcd HOST:PORT[,HOST:PORT...] -ip IP [flags]
@@ -19,6 +19,8 @@ Flags (Go's -flag and --flag forms both work):
   -grpc.key FILE     TLS private key
   -grpc.cert FILE    TLS certificate
   -noauth            do not check callers
+  -max-watchers N    open watch streams beyond N get 503 (default 20000)
+  -stall-timeout S   drop a watcher that has not read for S seconds (default 60)
   -debug             debug logging
   -v                 print the version and exit
 `;
@@ -76,6 +78,8 @@ export function parseFlags(argv: string[]): ParsedFlags {
   return {
     kind: 'run',
     options: {
+      maxWatchers: positiveInt(str('max-watchers'), '-max-watchers'),
+      stallTimeoutMs: seconds(str('stall-timeout'), '-stall-timeout'),
       web,
       etcd,
       ip,
@@ -87,4 +91,19 @@ export function parseFlags(argv: string[]): ParsedFlags {
       grpcCert: str('grpc.cert'),
     },
   };
+}
+
+function positiveInt(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${flag} wants a whole number > 0, not ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+/** Seconds (`60`, `0.5`) or a Go-style duration (`90s`, `2m`) -> milliseconds. */
+function seconds(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value);
+  if (!m || Number(m[1]) <= 0) throw new UsageError(`${flag} wants a duration like 60, 60s or 2m, not ${JSON.stringify(value)}`);
+  const unit = m[2] ?? 's';
+  return Number(m[1]) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : 60_000);
 }

@@ -15,6 +15,10 @@ export interface DaemonOptions {
   grpcTls?: boolean;
   grpcKey?: string;
   grpcCert?: string;
+  /** Open watch streams beyond this get 503 (`-max-watchers`). */
+  maxWatchers?: number;
+  /** A watcher that has not drained its socket for this long is dropped (`-stall-timeout`). */
+  stallTimeoutMs?: number;
   /** Override of the machine's host name (tests); default os.hostname(). */
   hostname?: string;
 }

@@ -17,6 +17,14 @@ export interface EtcdStartOptions {
   stopTimeoutMs?: number;
   /** Also pass etcd's output here (it is always kept, see `log()`). */
   onOutput?: (text: string) => void;
+  /** More etcd flags, e.g. `--max-request-bytes=8388608` for tests that write huge values. */
+  extraArgs?: string[];
+}
+
+/** Membership of a multi-member cluster (see EtcdProcess.startCluster). */
+interface Membership {
+  name: string;
+  initialCluster: string;
 }
 
 interface Exit {
@@ -56,12 +64,37 @@ export class EtcdProcess {
     }
   }
 
+  /**
+   * A cluster of `size` members on loopback, each healthy before this resolves; stop() each.
+   * Tests use it to kill the member lainlet is talking to.
+   */
+  static async startCluster(size: number, opts: EtcdStartOptions = {}): Promise<EtcdProcess[]> {
+    const binary = opts.binary ?? (await ensureEtcdInstalled());
+    const ports = await freeLoopbackPorts(size * 2);
+    const names = Array.from({ length: size }, (_, i) => `member${i}`);
+    const initialCluster = names.map((n, i) => `${n}=http://127.0.0.1:${ports[size + i]}`).join(',');
+    const members: EtcdProcess[] = [];
+    for (let i = 0; i < size; i++) {
+      const dataDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'lainlet-etcd-'));
+      members.push(new EtcdProcess(binary, dataDir, ports[i], ports[size + i], opts, { name: names[i], initialCluster }));
+    }
+    try {
+      // Together: a member is healthy only once a quorum is up.
+      await Promise.all(members.map((m) => m.launch()));
+      return members;
+    } catch (err) {
+      await Promise.all(members.map((m) => m.stop()));
+      throw err;
+    }
+  }
+
   private constructor(
     private readonly binary: string,
     readonly dataDir: string,
     readonly clientPort: number,
     readonly peerPort: number,
     private readonly opts: EtcdStartOptions,
+    private readonly membership?: Membership,
   ) {
     this.endpoint = `127.0.0.1:${clientPort}`;
     this.url = `http://${this.endpoint}`;
@@ -111,18 +144,21 @@ export class EtcdProcess {
   private args(): string[] {
     const client = `http://127.0.0.1:${this.clientPort}`;
     const peer = `http://127.0.0.1:${this.peerPort}`;
+    const name = this.membership?.name ?? MEMBER_NAME;
     return [
-      `--name=${MEMBER_NAME}`,
+      `--name=${name}`,
       `--data-dir=${this.dataDir}`,
       `--listen-client-urls=${client}`,
       `--advertise-client-urls=${client}`,
       `--listen-peer-urls=${peer}`,
       `--initial-advertise-peer-urls=${peer}`,
-      `--initial-cluster=${MEMBER_NAME}=${peer}`,
+      `--initial-cluster=${this.membership?.initialCluster ?? `${name}=${peer}`}`,
+      '--initial-cluster-token=lainlet-test',
       '--initial-cluster-state=new',
       '--enable-v2=false',
       '--logger=zap',
       '--log-outputs=stderr',
+      ...(this.opts.extraArgs ?? []),
     ];
   }
 

@@ -97,7 +97,7 @@ export class EtcdClient {
       'grpc.keepalive_timeout_ms': opts.keepaliveTimeoutMs ?? 5_000,
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.initial_reconnect_backoff_ms': 250,
-      'grpc.max_reconnect_backoff_ms': 2_000,
+      'grpc.max_reconnect_backoff_ms': 1_000,
     };
     const creds = grpc.credentials.createInsecure();
     this.kv = new KV(this.endpoint, creds, channelOptions) as unknown as KVClient;

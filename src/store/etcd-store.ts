@@ -109,14 +109,18 @@ export class EtcdStore {
           this.opts.logger.warn({ err: err.message, from: this.nextRevision }, 'etcd compacted past our revision: re-reading once');
           continue;
         }
+        // A stream that was up and then broke starts over with a short wait.
+        if (this.st.state === 'connected') backoff = 250;
         this.st.state = 'disconnected';
         this.st.lastError = (err as Error).message;
         this.st.reconnects++;
         this.opts.logger.warn({ endpoint: client.endpoint, err: (err as Error).message, retryInMs: backoff }, 'etcd connection lost');
         // Try the next member: a dead one keeps failing, a live one answers.
         this.endpointIndex = (this.endpointIndex + 1) % this.opts.endpoints.length;
-        await sleep(backoff);
-        backoff = Math.min(backoff * 2, 5_000);
+        // Short and capped: etcd must be used again within ~1 s of coming back (a failed
+        // connect to a dead member costs it nothing), and jitter spreads a cluster's nodes.
+        await sleep(backoff * (0.75 + Math.random() * 0.5));
+        backoff = Math.min(backoff * 2, 1_000);
       }
     }
   }

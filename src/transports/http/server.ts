@@ -19,6 +19,9 @@ export interface HttpLimits {
   maxUrlLength: number;
 }
 
+/** The etcd revision a GET answer or a watch's `init` reflects. */
+export const REVISION_HEADER = 'X-Lainlet-Revision';
+
 export const DEFAULT_HTTP_LIMITS: HttpLimits = { maxWatchers: 20_000, stallTimeoutMs: 60_000, maxUrlLength: 8_192 };
 
 export interface HttpDeps {
@@ -51,11 +54,14 @@ function plain(res: ServerResponse, status: number, body: string, headers: Recor
 }
 
 export function createHttpTransport(deps: HttpDeps): HttpTransport {
-  const limits = { ...DEFAULT_HTTP_LIMITS, ...deps.limits };
+  const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS };
+  for (const [k, v] of Object.entries(deps.limits ?? {})) if (v !== undefined) limits[k as keyof HttpLimits] = v;
   const open = new Set<SseConnection>();
   const stats = { watchersDropped: 0, watchersRefused: 0, watchesOpened: 0 };
 
-  const server = createServer((req, res) => {
+  // Slow or stuck request headers (slowloris) are cut off, checked every second; long-lived
+  // responses (watch streams) are not limited.
+  const server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000 }, (req, res) => {
     try {
       handle(req, res);
     } catch (err) {
@@ -64,9 +70,6 @@ export function createHttpTransport(deps: HttpDeps): HttpTransport {
       else res.destroy();
     }
   });
-  // Slow or stuck request headers (slowloris) are cut off; long-lived responses are not.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
 
   function handle(req: IncomingMessage, res: ServerResponse) {
     if (req.method !== 'GET' && req.method !== 'HEAD') return plain(res, 405, 'method not allowed', { Allow: 'GET' });
@@ -116,7 +119,7 @@ export function createHttpTransport(deps: HttpDeps): HttpTransport {
     }
     const answer = deps.hub.get(view, key);
     if (!answer.ok) return plain(res, answer.status, answer.message);
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': answer.json.length });
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': answer.json.length, [REVISION_HEADER]: String(state.revision) });
     res.end(req.method === 'HEAD' ? undefined : answer.json);
   }
 
@@ -125,6 +128,9 @@ export function createHttpTransport(deps: HttpDeps): HttpTransport {
       stats.watchersRefused++;
       return plain(res, 503, `too many watchers (limit ${limits.maxWatchers})`, { 'Retry-After': '5' });
     }
+    // The revision the `init` answer reflects (made below, in this same tick): lets a client
+    // that reconnects tell an older answer from a newer one (init is always id 1).
+    res.setHeader(REVISION_HEADER, String(deps.state().revision));
     SseConnection.open(res);
     const conn = new SseConnection(res, { stallTimeoutMs: limits.stallTimeoutMs });
     // Go answers a refused watch with one error event, then ends the stream.

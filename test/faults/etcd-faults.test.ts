@@ -1,0 +1,173 @@
+// Fault suite, etcd side (issue #3, faults 1-4): etcd killed, a cluster member killed,
+// compaction while cut off, etcd frozen. Real etcd processes, real lainlet processes.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { EtcdHttp, EtcdProcess, useEtcd } from '../helpers/etcd.js';
+import { get, startLainlet, watch, type LainletProcess } from '../helpers/lainlet.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
+import {
+  ClusterWriter,
+  assertHealthyStreams,
+  converge,
+  debug,
+  figure,
+  loadCluster,
+  openWatchers,
+  until,
+  type Watcher,
+} from './support.js';
+
+const env = useEtcd();
+const cleanup: Array<() => Promise<unknown> | unknown> = [];
+after(async () => {
+  for (const c of cleanup.reverse()) await c();
+});
+
+function closeAll(watchers: Watcher[]) {
+  for (const { w } of watchers) w.close();
+}
+
+test('fault 1: etcd killed for 10 s under 50 watchers; writes right after it returns', { timeout: 90_000 }, async () => {
+  const cluster = await loadCluster(env.http);
+  const writer = new ClusterWriter(env.http, cluster);
+  const lainlet = await startLainlet({ etcd: env.etcd.endpoint, readyPath: '/readyz' });
+  cleanup.push(() => lainlet.stop());
+  const watchers = openWatchers(lainlet.port, 50);
+  await Promise.all(watchers.map(({ w }) => w.next((e) => e.event === 'init')));
+  const before = await get(lainlet.port, '/v2/coreinfowatcher?appname=hello');
+
+  env.etcd.kill('SIGKILL');
+  const killedAt = Date.now();
+  const heartbeatsBefore = watchers.map(({ w }) => w.events.filter((e) => e.event === 'heartbeat').length);
+  const down = await until('lainlet to notice etcd is down', 10_000, async () => {
+    const d = await debug(lainlet.port);
+    return d.etcd.state !== 'connected' && d;
+  });
+  figure('etcd down noticed after', Date.now() - killedAt, 'ms');
+  assert.equal(down.ready.ready, false);
+  assert.equal((await get(lainlet.port, '/readyz')).status, 503);
+  // GETs keep answering the last state.
+  const during = await get(lainlet.port, '/v2/coreinfowatcher?appname=hello');
+  assert.equal(during.status, 200);
+  assert.equal(during.body, before.body);
+  await sleep(Math.max(0, 10_000 - (Date.now() - killedAt)));
+  const late = await debug(lainlet.port);
+  assert.ok((late.etcd.lastContactAgoMs ?? 0) >= 9_000, `debug says how long since etcd was reached (${late.etcd.lastContactAgoMs} ms)`);
+  assert.equal(late.revision, down.revision, 'debug keeps the last applied revision');
+  watchers.forEach(({ w }, i) => {
+    const hb = w.events.filter((e) => e.event === 'heartbeat').length - heartbeatsBefore[i];
+    assert.ok(hb >= 5, `heartbeats continue during the outage (${hb})`);
+  });
+
+  await env.etcd.restart();
+  const backAt = Date.now();
+  for (let i = 0; i < 20; i++) await writer.change();
+  const ms = await converge(lainlet.port, watchers, 2_000 + (Date.now() - backAt));
+  figure('fault 1 convergence after etcd back', Date.now() - backAt, 'ms');
+  figure('fault 1 convergence after last write', ms, 'ms');
+  await until('ready again', 5_000, async () => (await get(lainlet.port, '/readyz')).status === 200);
+  assertHealthyStreams(watchers);
+  closeAll(watchers);
+});
+
+test('fault 3: cut off while 500 writes and deletes happen and etcd compacts: one re-read, one event per changed view', { timeout: 90_000 }, async () => {
+  const proxy = await TcpProxy.start('127.0.0.1', env.etcd.clientPort);
+  cleanup.push(() => proxy.close());
+  const lainlet = await startLainlet({ etcd: proxy.endpoint, readyPath: '/readyz' });
+  cleanup.push(() => lainlet.stop());
+  for (let i = 0; i < 50; i++) await env.http.put(`/lain/config/bulk/${i}`, 'old');
+  const changed = ['/v2/configwatcher?target=bulk/', '/v2/coreinfowatcher?appname=hello', '/v2/appswatcher'];
+  const unchanged = ['/v2/coreinfowatcher?appname=registry', '/v2/configwatcher?target=domain', '/v2/nodes'];
+  await until('bulk keys visible', 5_000, async () => (await get(lainlet.port, '/v2/configwatcher?target=bulk/49')).body.includes('old'));
+  const watchers = [...changed, ...unchanged].map((path) => ({ path, w: watch(lainlet.port, `${path}${path.includes('?') ? '&' : '?'}watch=1`) }));
+  await Promise.all(watchers.map(({ w }) => w.next((e) => e.event === 'init')));
+  const snapshotsBefore = (await debug(lainlet.port)).etcd.snapshots;
+
+  proxy.disconnect();
+  const hello = (await env.http.get('/lain/deployd/pod_groups/hello/hello.web.web'))!;
+  let rev = 0;
+  for (let i = 0; i < 500; i++) {
+    const k = `/lain/config/bulk/${i % 100}`;
+    rev = i % 3 === 2 ? await env.http.del(k) : await env.http.put(k, `v${i}`);
+  }
+  const movedHello = hello.replace(/"ContainerIp":"[^"]*"/, '"ContainerIp":"172.20.77.7"');
+  assert.notEqual(movedHello, hello);
+  rev = await env.http.put('/lain/deployd/pod_groups/hello/hello.web.web', movedHello);
+  rev = await env.http.put('/lain/deployd/pod_groups/newapp/newapp.web.web', hello.replaceAll('hello', 'newapp'));
+  await env.http.compact(rev);
+  proxy.restore();
+
+  const restoredAt = Date.now();
+  const d = await until('re-read after the compaction', 20_000, async () => {
+    const x = await debug(lainlet.port);
+    return x.etcd.compactionsSeen >= 1 && x.revision >= rev && x;
+  });
+  figure('fault 3 recovery after reconnect', Date.now() - restoredAt, 'ms');
+  assert.equal(d.etcd.snapshots, snapshotsBefore + 1, 'exactly one re-read');
+  await converge(lainlet.port, watchers, 3_000);
+  await sleep(500);
+  for (const { path, w } of watchers) {
+    const sent = w.events.filter((e) => e.event === 'update' || e.event === 'delete').length;
+    assert.equal(sent, changed.includes(path) ? 1 : 0, `${path}: ${sent} events after the resync`);
+  }
+  closeAll(watchers);
+});
+
+test('fault 4: etcd frozen (SIGSTOP): lainlet notices, reports not ready, recovers on SIGCONT', { timeout: 90_000 }, async () => {
+  const cluster = await loadCluster(env.http);
+  const writer = new ClusterWriter(env.http, cluster);
+  const lainlet = await startLainlet({ etcd: env.etcd.endpoint, readyPath: '/readyz' });
+  cleanup.push(() => lainlet.stop());
+  const watchers = openWatchers(lainlet.port, 10);
+  await Promise.all(watchers.map(({ w }) => w.next((e) => e.event === 'init')));
+  await until('connected', 5_000, async () => (await get(lainlet.port, '/readyz')).status === 200);
+
+  env.etcd.freeze();
+  const frozenAt = Date.now();
+  cleanup.push(() => env.etcd.thaw());
+  await until('lainlet to report not ready', 30_000, async () => (await get(lainlet.port, '/readyz')).status === 503);
+  figure('fault 4 frozen etcd detected after', Date.now() - frozenAt, 'ms');
+  assert.equal((await get(lainlet.port, '/v2/coreinfowatcher?appname=hello')).status, 200, 'GETs still answer');
+
+  env.etcd.thaw();
+  const thawedAt = Date.now();
+  await until('ready after thaw', 15_000, async () => (await get(lainlet.port, '/readyz')).status === 200);
+  figure('fault 4 ready again after thaw', Date.now() - thawedAt, 'ms');
+  for (let i = 0; i < 5; i++) await writer.change();
+  await converge(lainlet.port, watchers, 3_000);
+  assertHealthyStreams(watchers);
+  closeAll(watchers);
+});
+
+test('fault 2: a 3-member cluster loses the member lainlet uses: failover, no watcher dropped', { timeout: 120_000 }, async () => {
+  const members = await EtcdProcess.startCluster(3);
+  cleanup.push(() => Promise.all(members.map((m) => m.stop())));
+  const http = members.map((m) => new EtcdHttp(m.url));
+  const cluster = await loadCluster(http[0]);
+  const lainlet: LainletProcess = await startLainlet({ etcd: members.map((m) => m.endpoint).join(','), readyPath: '/readyz' });
+  cleanup.push(() => lainlet.stop());
+  const watchers = openWatchers(lainlet.port, 30);
+  await Promise.all(watchers.map(({ w }) => w.next((e) => e.event === 'init')));
+  const d = await until('connected', 5_000, async () => {
+    const x = await debug(lainlet.port);
+    return x.etcd.state === 'connected' && x;
+  });
+  const used = members.findIndex((m) => m.endpoint === d.etcd.endpoint);
+  assert.ok(used >= 0, `debug names the member in use (${d.etcd.endpoint})`);
+  members[used].kill('SIGKILL');
+  const killedAt = Date.now();
+  const survivor = http[(used + 1) % 3];
+  const writer = new ClusterWriter(survivor, cluster);
+  for (let i = 0; i < 10; i++) await writer.change();
+  await until('failover to another member', 15_000, async () => {
+    const x = await debug(lainlet.port);
+    return x.etcd.state === 'connected' && x.etcd.endpoint !== members[used].endpoint;
+  });
+  figure('fault 2 failover', Date.now() - killedAt, 'ms');
+  await converge(lainlet.port, watchers, 3_000);
+  assertHealthyStreams(watchers);
+  assert.equal((await debug(lainlet.port)).connections, 30, 'no watcher dropped');
+  closeAll(watchers);
+});
+
