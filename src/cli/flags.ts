@@ -33,7 +33,7 @@ export type ParsedFlags = { kind: 'version' } | { kind: 'help' } | { kind: 'run'
 function normalize(argv: string[]): string[] {
   const out: string[] = [];
   for (const arg of argv) {
-    const m = /^--?([A-Za-z][\w.]*)(?:=(.*))?$/.exec(arg);
+    const m = /^--?([A-Za-z][\w.-]*)(?:=(.*))?$/.exec(arg);
     if (!m) {
       out.push(arg);
       continue;

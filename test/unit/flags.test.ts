@@ -43,3 +43,12 @@ test('listen addresses', () => {
   assert.throws(() => parseListenAddress('9001'), /HOST:PORT/);
   assert.throws(() => parseListenAddress(':99999'), /range/);
 });
+
+test('lainlet limits: -max-watchers and -stall-timeout', () => {
+  const o = run(['-web', ':1', '-etcd', 'x:1', '-max-watchers', '100', '-stall-timeout', '2m']);
+  assert.equal(o.maxWatchers, 100);
+  assert.equal(o.stallTimeoutMs, 120_000);
+  assert.equal(run(['-web', ':1', '-etcd', 'x:1', '--stall-timeout=1.5']).stallTimeoutMs, 1500);
+  assert.throws(() => parseFlags(['-web', ':1', '-etcd', 'x:1', '-max-watchers', '0']), /whole number/);
+  assert.throws(() => parseFlags(['-web', ':1', '-etcd', 'x:1', '-stall-timeout', 'soon']), /duration/);
+});

@@ -65,10 +65,10 @@ export class SseConnection implements HubWatcher {
     if (this.closed) return;
     if (this.res.writableNeedDrain) {
       this.pending = frame;
-      this.stallTimer ??= setTimeout(() => this.close('stalled'), this.limits.stallTimeoutMs);
       return;
     }
-    this.res.write(frame);
+    // The socket did not take it all: the client has until the stall limit to drain it.
+    if (!this.res.write(frame)) this.stallTimer ??= setTimeout(() => this.close('stalled'), this.limits.stallTimeoutMs);
   }
 
   update(u: SharedUpdate): void {
