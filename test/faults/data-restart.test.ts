@@ -29,8 +29,17 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 /** Every (container, key) place in a parsed value, to pick one at random. */
 function places(v: Json, out: Array<[Json[] | { [k: string]: Json }, string | number]> = []) {
-  if (Array.isArray(v)) v.forEach((x, i) => (out.push([v, i]), places(x, out)));
-  else if (v && typeof v === 'object') for (const k of Object.keys(v)) out.push([v, k]), places(v[k], out);
+  if (Array.isArray(v)) {
+    v.forEach((x, i) => {
+      out.push([v, i]);
+      places(x, out);
+    });
+  } else if (v && typeof v === 'object') {
+    for (const k of Object.keys(v)) {
+      out.push([v, k]);
+      places(v[k], out);
+    }
+  }
   return out;
 }
 
