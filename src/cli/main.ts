@@ -2,6 +2,8 @@
 import { pathToFileURL } from 'node:url';
 import { FLAGS_HELP, parseFlags, UsageError } from './flags.js';
 import { startDaemon } from '../daemon/daemon.js';
+import { routesHelp } from '../client/routes.js';
+import { CLIENT_HELP } from './client-args.js';
 import { VERSION } from '../version.js';
 
 async function runDaemon(argv: string[]): Promise<void> {
@@ -11,7 +13,7 @@ async function runDaemon(argv: string[]): Promise<void> {
     return;
   }
   if (parsed.kind === 'help') {
-    process.stdout.write(FLAGS_HELP);
+    process.stdout.write(`${FLAGS_HELP}\n${CLIENT_HELP}\n${routesHelp()}`);
     return;
   }
   const daemon = await startDaemon(parsed.options);
@@ -30,6 +32,11 @@ async function runDaemon(argv: string[]): Promise<void> {
 
 export async function main(argv: string[]): Promise<void> {
   try {
+    if (argv[0] === 'get' || argv[0] === 'watch') {
+      const run = argv[0] === 'get' ? (await import('./get.js')).runGet : (await import('./watch.js')).runWatch;
+      process.exitCode = await run(argv.slice(1));
+      return;
+    }
     if (argv[0] === 'demo') {
       const { runDemo } = await import('../demo/demo.js');
       await runDemo({});

@@ -1,8 +1,9 @@
 // /appname: which app an IP belongs to (by pod group, else by the depends services listing it).
 import { appNameOf, requireSuper } from '../auth/auth.js';
-import { goJson } from '../encode/gojson.js';
+import type { AppnameAnswer } from './answers.js';
 import { param } from './common.js';
 import { ViewError, type View } from './types.js';
+import { encodeAnswer } from './wire.js';
 
 export const appnameView: View = {
   path: '/appname',
@@ -18,6 +19,6 @@ export const appnameView: View = {
   render(ip, state) {
     const app = appNameOf(ip, state);
     if (app === undefined) throw new ViewError(500, `unkown address ${ip}`);
-    return goJson({ appname: app });
+    return encodeAnswer<AppnameAnswer>({ appname: app });
   },
 };

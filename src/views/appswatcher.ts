@@ -1,7 +1,8 @@
 // /v2/appswatcher: the apps that have pod groups.
 import { requireSuper } from '../auth/auth.js';
-import { goJson } from '../encode/gojson.js';
+import type { AppsAnswer } from './answers.js';
 import type { View } from './types.js';
+import { encodeAnswer, type Wire } from './wire.js';
 
 export const appsWatcher: View = {
   path: '/v2/appswatcher',
@@ -12,8 +13,8 @@ export const appsWatcher: View = {
     return '*';
   },
   render(queryKey, state) {
-    const apps = new Map<string, { Appname: string }>();
+    const apps: Wire<AppsAnswer> = new Map();
     for (const [, pg] of state.podGroups.query(queryKey)) apps.set(pg.Namespace, { Appname: pg.Namespace });
-    return goJson(apps);
+    return encodeAnswer<AppsAnswer>(apps);
   },
 };

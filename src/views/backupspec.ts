@@ -1,7 +1,8 @@
 // /v2/backupspec: every proc's pods and where their containers run (backupctl).
-import { goJson } from '../encode/gojson.js';
+import type { BackupspecAnswer } from './answers.js';
 import { podGroupsFor, superAppKey } from './common.js';
 import type { View } from './types.js';
+import { encodeAnswer, type Wire } from './wire.js';
 
 export const backupSpec: View = {
   path: '/v2/backupspec',
@@ -9,7 +10,7 @@ export const backupSpec: View = {
   watchable: true,
   key: superAppKey,
   render(queryKey, state) {
-    const procs = new Map<string, unknown>();
+    const procs: Wire<BackupspecAnswer> = new Map();
     for (const pg of podGroupsFor(queryKey, state)) {
       procs.set(
         pg.Name,
@@ -20,6 +21,6 @@ export const backupSpec: View = {
         })),
       );
     }
-    return goJson(procs);
+    return encodeAnswer<BackupspecAnswer>(procs);
   },
 };

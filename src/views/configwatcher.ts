@@ -1,10 +1,11 @@
 // /v2/configwatcher: the raw strings under /lain/config, by `target` prefix.
 import { isSecretConfigTarget, requireSuper } from '../auth/auth.js';
-import { goJson } from '../encode/gojson.js';
+import type { ConfigAnswer } from './answers.js';
 import { param } from './common.js';
 import { wantsWatch } from '../transports/http/params.js';
 import type { Source } from '../state/types.js';
 import type { View } from './types.js';
+import { encodeAnswer } from './wire.js';
 
 /**
  * A watch whose target names an existing key follows that one key: when it is deleted the
@@ -32,8 +33,8 @@ export const configWatcher: View = {
     if (queryKey.startsWith(EXACT)) {
       const key = queryKey.slice(1);
       const value = state.config.get(key);
-      return goJson(new Map(value === undefined ? [] : [[key, value]]));
+      return encodeAnswer<ConfigAnswer>(new Map(value === undefined ? [] : [[key, value]]));
     }
-    return goJson(new Map(state.config.query(queryKey)));
+    return encodeAnswer<ConfigAnswer>(new Map(state.config.query(queryKey)));
   },
 };

@@ -1,8 +1,9 @@
 // /v2/containers: every container, under `<nodename>/<cid>` and `<nodeip>/<cid>`.
-import { goJson } from '../encode/gojson.js';
+import type { ContainersAnswer } from './answers.js';
 import { requireSuper } from '../auth/auth.js';
 import { param, withSlash } from './common.js';
 import type { View } from './types.js';
+import { encodeAnswer } from './wire.js';
 
 export const containersView: View = {
   path: '/v2/containers',
@@ -16,6 +17,6 @@ export const containersView: View = {
     return nodeName === undefined ? '*' : withSlash(nodeName);
   },
   render(queryKey, state) {
-    return goJson(new Map(state.containers.query(queryKey)));
+    return encodeAnswer<ContainersAnswer>(new Map(state.containers.query(queryKey)));
   },
 };

@@ -1,8 +1,9 @@
 // /v2/coreinfowatcher: every proc's pods with their containers, merged with the spec's containers.
-import { goJson } from '../encode/gojson.js';
+import type { CoreinfoAnswer } from './answers.js';
 import type { ContainerSpec } from '../state/types.js';
 import { appKeyAsCoreinfo, podGroupsFor } from './common.js';
 import type { View } from './types.js';
+import { encodeAnswer, type Wire } from './wire.js';
 
 const NO_SPEC: ContainerSpec = { Image: '', Env: null, Volumes: null, Command: null, CpuLimit: 0, MemoryLimit: 0, Expose: 0 };
 
@@ -12,7 +13,7 @@ export const coreinfoWatcher: View = {
   watchable: true,
   key: appKeyAsCoreinfo,
   render(queryKey, state) {
-    const procs = new Map<string, unknown>();
+    const procs: Wire<CoreinfoAnswer> = new Map();
     for (const pg of podGroupsFor(queryKey, state)) {
       const dependencies = (pg.Dependencies ?? []).map((d) => ({ PodName: d.PodName, Policy: d.Policy }));
       const podInfos = (pg.Pods ?? []).map((pod) => ({
@@ -39,6 +40,6 @@ export const coreinfoWatcher: View = {
       }));
       procs.set(pg.Name, { PodInfos: podInfos });
     }
-    return goJson(procs);
+    return encodeAnswer<CoreinfoAnswer>(procs);
   },
 };

@@ -1,8 +1,10 @@
 // /v2/localspecquery: the procs (`<app>/<proc>`) with a container on a node (default: this one).
 import { requireSuper } from '../auth/auth.js';
-import { goJson, sortKeysBytewise } from '../encode/gojson.js';
+import { sortKeysBytewise } from '../encode/gojson.js';
+import type { LocalspecAnswer } from './answers.js';
 import { param, withSlash } from './common.js';
 import type { View } from './types.js';
+import { encodeAnswer } from './wire.js';
 
 export const localspecQuery: View = {
   path: '/v2/localspecquery',
@@ -16,6 +18,6 @@ export const localspecQuery: View = {
   render(queryKey, state) {
     const procs = new Set<string>();
     for (const [, c] of state.containers.query(queryKey)) procs.add(`${c.app}/${c.proc}`);
-    return goJson(sortKeysBytewise([...procs]));
+    return encodeAnswer<LocalspecAnswer>(sortKeysBytewise([...procs]));
   },
 };

@@ -1,8 +1,10 @@
 // /v2/nodes: the cluster's nodes, each value as its JSON object.
 import { requireSuper } from '../auth/auth.js';
-import { GoAny, goJson } from '../encode/gojson.js';
+import { GoAny } from '../encode/gojson.js';
+import type { NodesAnswer } from './answers.js';
 import { param } from './common.js';
 import type { View } from './types.js';
+import { encodeAnswer, type Wire } from './wire.js';
 
 export const nodesView: View = {
   path: '/v2/nodes',
@@ -16,8 +18,8 @@ export const nodesView: View = {
     return name.endsWith(':') ? name : `${name}:`;
   },
   render(queryKey, state) {
-    const nodes = new Map<string, GoAny>();
+    const nodes: Wire<NodesAnswer> = new Map();
     for (const [key, value] of state.nodes.query(queryKey)) nodes.set(key, new GoAny(value));
-    return goJson(nodes);
+    return encodeAnswer<NodesAnswer>(nodes);
   },
 };

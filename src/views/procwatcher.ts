@@ -1,8 +1,9 @@
 // /v2/procwatcher: an app's procs with each instance's first container address.
 import { pass } from '../auth/auth.js';
-import { goJson } from '../encode/gojson.js';
+import type { ProcAnswer } from './answers.js';
 import { firstContainer, param, podGroupsFor, withSlash } from './common.js';
 import { ViewError, type View } from './types.js';
+import { encodeAnswer } from './wire.js';
 
 const PROCNAME_ENV = 'LAIN_PROCNAME=';
 
@@ -25,7 +26,7 @@ export const procWatcher: View = {
   },
   // Go lists the procs in map order (random); ours are in key order.
   render(queryKey, state) {
-    return goJson(
+    return encodeAnswer<ProcAnswer>(
       podGroupsFor(queryKey, state).map((pg) => ({
         proc: (pg.Pods ?? []).map((pod) => {
           const c = firstContainer(pod.Containers);

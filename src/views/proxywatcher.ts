@@ -1,7 +1,8 @@
 // /v2/proxywatcher: every proc's container addresses, with the port its spec exposes.
-import { goJson } from '../encode/gojson.js';
+import type { ProxyAnswer } from './answers.js';
 import { appKeyAsCoreinfo, podGroupsFor } from './common.js';
 import type { View } from './types.js';
+import { encodeAnswer, type Wire } from './wire.js';
 
 export const proxyWatcher: View = {
   path: '/v2/proxywatcher',
@@ -9,7 +10,7 @@ export const proxyWatcher: View = {
   watchable: true,
   key: appKeyAsCoreinfo,
   render(queryKey, state) {
-    const procs = new Map<string, unknown>();
+    const procs: Wire<ProxyAnswer> = new Map();
     for (const pg of podGroupsFor(queryKey, state)) {
       const containers = (pg.Pods ?? []).flatMap((pod) =>
         (pod.Containers ?? []).map((c, j) => ({
@@ -19,6 +20,6 @@ export const proxyWatcher: View = {
       );
       procs.set(pg.Name, { containers });
     }
-    return goJson(procs);
+    return encodeAnswer<ProxyAnswer>(procs);
   },
 };

@@ -1,7 +1,8 @@
 // /v2/streamrouter/ports: the listen ports streamrouter must open, from the procs' annotations.
-import { goJson } from '../../encode/gojson.js';
+import type { StreamPortsAnswer } from '../answers.js';
 import { annotationPorts, appKeyAsCoreinfo, podGroupsFor } from '../common.js';
 import type { View } from '../types.js';
+import { encodeAnswer } from '../wire.js';
 
 export const streamrouterPorts: View = {
   path: '/v2/streamrouter/ports',
@@ -10,6 +11,6 @@ export const streamrouterPorts: View = {
   key: appKeyAsCoreinfo,
   render(queryKey, state) {
     const ports = podGroupsFor(queryKey, state).flatMap((pg) => annotationPorts(pg.Annotation).map((p) => p.srcport));
-    return goJson(ports.sort((a, b) => a - b));
+    return encodeAnswer<StreamPortsAnswer>(ports.sort((a, b) => a - b));
   },
 };

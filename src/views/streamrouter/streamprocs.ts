@@ -1,13 +1,9 @@
 // /v2/streamrouter/streamprocs: per app, the procs with stream ports, their upstreams and services.
-import { compareBytewise, goJson } from '../../encode/gojson.js';
+import { compareBytewise } from '../../encode/gojson.js';
+import type { StreamprocsAnswer } from '../answers.js';
 import { annotationPorts, appKeyAsCoreinfo, firstContainer, LiveContainerCheck, podGroupsFor } from '../common.js';
 import type { View } from '../types.js';
-
-interface StreamProc {
-  Name: string;
-  Upstreams: Array<{ Host: string; InstanceNo: number }>;
-  Services: Array<{ UpstreamPort: number; ListenPort: number; Send: string; Expect: string }>;
-}
+import { encodeAnswer, type Wire } from '../wire.js';
 
 export const streamrouterStreamprocs: View = {
   path: '/v2/streamrouter/streamprocs',
@@ -15,7 +11,7 @@ export const streamrouterStreamprocs: View = {
   watchable: true,
   key: appKeyAsCoreinfo,
   render(queryKey, state) {
-    const byApp = new Map<string, StreamProc[]>();
+    const byApp: Wire<StreamprocsAnswer> = new Map();
     const check = new LiveContainerCheck();
     for (const pg of podGroupsFor(queryKey, state)) {
       const ports = annotationPorts(pg.Annotation);
@@ -35,6 +31,6 @@ export const streamrouterStreamprocs: View = {
     }
     check.assertHealthy();
     for (const procs of byApp.values()) procs.sort((a, b) => compareBytewise(a.Name, b.Name));
-    return goJson(byApp);
+    return encodeAnswer<StreamprocsAnswer>(byApp);
   },
 };

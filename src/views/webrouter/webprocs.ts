@@ -1,7 +1,8 @@
 // /v2/webrouter/webprocs: the web procs (`<app>.web.<name>`) webrouter proxies to.
-import { goJson } from '../../encode/gojson.js';
+import type { WebprocsAnswer } from '../answers.js';
 import { appKeyAsCoreinfo, LiveContainerCheck, podGroupsFor } from '../common.js';
 import type { View } from '../types.js';
+import { encodeAnswer, type Wire } from '../wire.js';
 
 function isWebProc(procName: string): boolean {
   const parts = procName.split('.');
@@ -14,7 +15,7 @@ export const webrouterWebprocs: View = {
   watchable: true,
   key: appKeyAsCoreinfo,
   render(queryKey, state) {
-    const procs = new Map<string, unknown>();
+    const procs: Wire<WebprocsAnswer> = new Map();
     const check = new LiveContainerCheck();
     for (const pg of podGroupsFor(queryKey, state)) {
       if (!isWebProc(pg.Name)) continue;
@@ -31,6 +32,6 @@ export const webrouterWebprocs: View = {
       procs.set(pg.Name, { PodInfos: podInfos });
     }
     check.assertHealthy();
-    return goJson(procs);
+    return encodeAnswer<WebprocsAnswer>(procs);
   },
 };

@@ -1,0 +1,45 @@
+// What `lainlet watch` says changed between two answers; the JSON indenter of `lainlet get`.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { describeAnswer, diffAnswers, formatSummary } from '../../src/client/diff.js';
+import { indentJson } from '../../src/cli/pretty.js';
+
+test('objects: top-level keys added, removed, changed', () => {
+  const prev = { a: { x: 1 }, b: 2, c: [1] };
+  const next = { a: { x: 2 }, c: [1], d: null };
+  assert.deepEqual(diffAnswers(prev, next), { added: ['d'], removed: ['b'], changed: ['a'] });
+  assert.equal(formatSummary(diffAnswers(prev, next)), '+1 -1 ~1 added: d; removed: b; changed: a');
+  assert.equal(formatSummary(diffAnswers(prev, prev)), 'no change');
+});
+
+test('lists: elements added and removed, as multisets', () => {
+  assert.deepEqual(diffAnswers([80, 443, 443], [443, 8080]), { added: ['8080'], removed: ['80', '443'], changed: [] });
+  assert.deepEqual(diffAnswers(['hello/web'], ['hello/web', 'a/b']), { added: ['a/b'], removed: [], changed: [] });
+});
+
+test('other shapes: a changed value', () => {
+  assert.deepEqual(diffAnswers({ a: 1 }, [1]), { added: [], removed: [], changed: ['(value)'] });
+});
+
+test('long lists are cut', () => {
+  const next = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`k${i}`, i]));
+  assert.equal(formatSummary(diffAnswers({}, next)), '+8 -0 ~0 added: k0, k1, k2, k3, k4 (+3 more)');
+});
+
+test('describeAnswer', () => {
+  assert.equal(describeAnswer({ a: 1 }), '1 key');
+  assert.equal(describeAnswer([1, 2]), '2 items');
+  assert.equal(describeAnswer({}), '0 keys');
+});
+
+test('indentJson keeps key order and number spelling, and parses back the same', () => {
+  const text = '{"b":{"ssh_port":1e+06,"x":[]},"a":[1,{"k":"v,:{}[]\\"\\\\"}],"e":{}}';
+  const pretty = indentJson(text);
+  assert.equal(
+    pretty,
+    '{\n  "b": {\n    "ssh_port": 1e+06,\n    "x": []\n  },\n  "a": [\n    1,\n    {\n      "k": "v,:{}[]\\"\\\\"\n    }\n  ],\n  "e": {}\n}',
+  );
+  assert.deepEqual(JSON.parse(pretty), JSON.parse(text));
+  assert.equal(indentJson('[]'), '[]');
+  assert.equal(indentJson('"x"'), '"x"');
+});
