@@ -1,8 +1,19 @@
 // /v2/backupspec: every proc's pods and where their containers run (backupctl).
 import type { BackupspecAnswer } from './answers.js';
+import type { PodGroup } from '../state/types.js';
 import { podGroupsFor, superAppKey } from './common.js';
+import { FragmentCache, joinEncodedMap } from './fragments.js';
 import type { View } from './types.js';
-import { encodeAnswer, type Wire } from './wire.js';
+import type { Wire } from './wire.js';
+
+/** One proc's entry, encoded once per pod group value. */
+const procEntries = new FragmentCache<PodGroup, Wire<BackupspecAnswer[string]>>((pg) =>
+  (pg.Pods ?? []).map((pod) => ({
+    Annotation: pg.Annotation,
+    Containers: (pod.Containers ?? []).map((c) => ({ Id: c.Id, Ip: c.ContainerIp, NodeIp: c.NodeIp, NodeName: c.NodeName })),
+    InstanceNo: pod.InstanceNo,
+  })),
+);
 
 export const backupSpec: View = {
   path: '/v2/backupspec',
@@ -10,17 +21,6 @@ export const backupSpec: View = {
   watchable: true,
   key: superAppKey,
   render(queryKey, state) {
-    const procs: Wire<BackupspecAnswer> = new Map();
-    for (const pg of podGroupsFor(queryKey, state)) {
-      procs.set(
-        pg.Name,
-        (pg.Pods ?? []).map((pod) => ({
-          Annotation: pg.Annotation,
-          Containers: (pod.Containers ?? []).map((c) => ({ Id: c.Id, Ip: c.ContainerIp, NodeIp: c.NodeIp, NodeName: c.NodeName })),
-          InstanceNo: pod.InstanceNo,
-        })),
-      );
-    }
-    return encodeAnswer<BackupspecAnswer>(procs);
+    return joinEncodedMap(podGroupsFor(queryKey, state).map((pg) => [pg.Name, procEntries.get(pg)]));
   },
 };

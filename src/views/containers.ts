@@ -1,9 +1,14 @@
 // /v2/containers: every container, under `<nodename>/<cid>` and `<nodeip>/<cid>`.
 import type { ContainersAnswer } from './answers.js';
+import type { ContainerInfo } from '../state/types.js';
 import { requireSuper } from '../auth/auth.js';
 import { param, withSlash } from './common.js';
+import { FragmentCache, joinEncodedMap } from './fragments.js';
 import type { View } from './types.js';
-import { encodeAnswer } from './wire.js';
+import type { Wire } from './wire.js';
+
+/** One container's entry, encoded once per value (both of its keys share it). */
+const containerEntries = new FragmentCache<ContainerInfo, Wire<ContainersAnswer[string]>>((info) => info);
 
 export const containersView: View = {
   path: '/v2/containers',
@@ -17,6 +22,6 @@ export const containersView: View = {
     return nodeName === undefined ? '*' : withSlash(nodeName);
   },
   render(queryKey, state) {
-    return encodeAnswer<ContainersAnswer>(new Map(state.containers.query(queryKey)));
+    return joinEncodedMap(state.containers.query(queryKey).map(([key, info]) => [key, containerEntries.get(info)]));
   },
 };

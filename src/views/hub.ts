@@ -143,7 +143,8 @@ export class ViewHub {
   private render(view: View, key: string): Answer {
     this.stats.renders++;
     try {
-      return { ok: true, json: Buffer.from(view.render(key, this.state(), this.node)) };
+      const json = view.render(key, this.state(), this.node);
+      return { ok: true, json: typeof json === 'string' ? Buffer.from(json) : json };
     } catch (err) {
       if (err instanceof ViewError) return { ok: false, status: err.status, message: err.message };
       // A bug in one view must not take the others (or the process) down: answer 500 and say why.

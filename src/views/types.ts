@@ -50,6 +50,9 @@ export interface View {
    * Default (when absent): `queryKey` is `*`, or `changedKey` starts with `queryKey`.
    */
   touches?(queryKey: string, source: Source, changedKey: string): boolean;
-  /** The answer for a query key, as Go-compatible JSON text. Throws ViewError (500) when it can't be made. */
-  render(queryKey: string, state: ClusterState, node: NodeContext): string;
+  /**
+   * The answer for a query key, as Go-compatible JSON (text, or UTF-8 bytes when the view joins
+   * cached pieces). Throws ViewError (500) when it can't be made.
+   */
+  render(queryKey: string, state: ClusterState, node: NodeContext): string | Buffer;
 }

@@ -40,7 +40,7 @@ function answer(pathAndQuery: string, callerIp: string): { status: number; body:
   if (view === undefined) return { status: 404, body: '404 not found' };
   try {
     const key = view.key({ params: url.searchParams, callerIp }, state, node);
-    return { status: 200, body: view.render(key, state, node) };
+    return { status: 200, body: String(view.render(key, state, node)) };
   } catch (err) {
     if (err instanceof ViewError) return { status: err.status, body: err.message };
     throw err;

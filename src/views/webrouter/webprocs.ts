@@ -1,13 +1,26 @@
 // /v2/webrouter/webprocs: the web procs (`<app>.web.<name>`) webrouter proxies to.
 import type { WebprocsAnswer } from '../answers.js';
+import type { PodGroup } from '../../state/types.js';
 import { appKeyAsCoreinfo, LiveContainerCheck, podGroupsFor } from '../common.js';
+import { FragmentCache, joinEncodedMap } from '../fragments.js';
 import type { View } from '../types.js';
-import { encodeAnswer, type Wire } from '../wire.js';
+import type { Wire } from '../wire.js';
 
 function isWebProc(procName: string): boolean {
   const parts = procName.split('.');
   return parts.length >= 3 && parts[parts.length - 2] === 'web';
 }
+
+/** One web proc's entry, encoded once per pod group value. */
+const procEntries = new FragmentCache<PodGroup, Wire<WebprocsAnswer[string]>>((pg) => ({
+  PodInfos: (pg.Pods ?? []).map((pod) => ({
+    Annotation: pg.Annotation,
+    ContainerInfos: (pod.Containers ?? []).map((c, j) => ({
+      ContainerIp: c.ContainerIp,
+      Expose: pg.Containers?.[j]?.Expose ?? 0,
+    })),
+  })),
+}));
 
 export const webrouterWebprocs: View = {
   path: '/v2/webrouter/webprocs',
@@ -15,23 +28,10 @@ export const webrouterWebprocs: View = {
   watchable: true,
   key: appKeyAsCoreinfo,
   render(queryKey, state) {
-    const procs: Wire<WebprocsAnswer> = new Map();
     const check = new LiveContainerCheck();
-    for (const pg of podGroupsFor(queryKey, state)) {
-      if (!isWebProc(pg.Name)) continue;
-      const podInfos = (pg.Pods ?? []).map((pod) => {
-        check.count(pod.Containers);
-        return {
-          Annotation: pg.Annotation,
-          ContainerInfos: (pod.Containers ?? []).map((c, j) => ({
-            ContainerIp: c.ContainerIp,
-            Expose: pg.Containers?.[j]?.Expose ?? 0,
-          })),
-        };
-      });
-      procs.set(pg.Name, { PodInfos: podInfos });
-    }
+    const webProcs = podGroupsFor(queryKey, state).filter((pg) => isWebProc(pg.Name));
+    for (const pg of webProcs) for (const pod of pg.Pods ?? []) check.count(pod.Containers);
     check.assertHealthy();
-    return encodeAnswer<WebprocsAnswer>(procs);
+    return joinEncodedMap(webProcs.map((pg) => [pg.Name, procEntries.get(pg)]));
   },
 };
