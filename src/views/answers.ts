@@ -1,6 +1,7 @@
 // The answer of every route, as JSON types: what the views build (through `Wire`, see wire.ts)
 // and what `lainlet/client` hands to its callers. One source for both sides.
 // Lists that Go writes as `null` when absent are typed `T[] | null`.
+import type { ContainerInfo } from '../state/types.js';
 
 /** `/v2/configwatcher`: config key (below `/lain/config/`) -> raw string value. */
 export type ConfigAnswer = Record<string, string>;
@@ -86,16 +87,8 @@ export type NodeInfo = Record<string, unknown>;
 /** `/v2/nodes`: `<name>:<ip>:<port>` -> the node's JSON object. */
 export type NodesAnswer = Record<string, NodeInfo>;
 
-export interface ContainerEntry {
-  app: string;
-  app_version: string;
-  proc: string;
-  nodename: string;
-  nodeip: string;
-  ip: string;
-  port: number;
-  instanceNo: number;
-}
+/** One container, as the derived containers source holds it (the answer is that value). */
+export type ContainerEntry = ContainerInfo;
 /** `/v2/containers`: `<nodename>/<cid>` and `<nodeip>/<cid>` -> the container. */
 export type ContainersAnswer = Record<string, ContainerEntry>;
 
