@@ -8,6 +8,7 @@ import { Mirror } from '../state/mirror.js';
 import { ViewHub } from '../views/hub.js';
 import type { NodeContext } from '../views/types.js';
 import { createHttpTransport, type HttpLimits } from '../transports/http/server.js';
+import { startGrpcTransport, type GrpcTransport } from '../transports/grpc/server.js';
 import { createMetrics } from './metrics.js';
 import { PACKAGE_VERSION, VERSION } from '../version.js';
 import type { DaemonOptions, RunningDaemon } from './options.js';
@@ -28,9 +29,6 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
   if (!opts.web && !opts.grpcAddr) throw new Error('one of -web and -grpc.addr is required');
   if (opts.etcd.length === 0) throw new Error('-etcd is required');
   const logger = opts.logger ?? createLogger(opts.debug);
-  // The gRPC API is its own piece of work (not in this version): say so instead of listening on nothing.
-  if (opts.grpcAddr && !opts.web) throw new Error('-grpc.addr: the gRPC API is not served by this version yet; use -web');
-  if (opts.grpcAddr) logger.warn({ grpcAddr: opts.grpcAddr }, 'the gRPC API is not served by this version yet; serving HTTP only');
   const node: NodeContext = { nodeIp: opts.ip, hostname: opts.hostname ?? osHostname(), noAuth: opts.noAuth };
 
   const mirror = new Mirror(logger);
@@ -48,6 +46,7 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
   };
 
   let http: ReturnType<typeof createHttpTransport> | undefined;
+  let grpc: GrpcTransport | undefined;
   const debug = () => {
     const s = store.status();
     return {
@@ -62,6 +61,7 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
       watchers: hub.watcherCounts(),
       hub: { queries: hub.channelCount, ...hub.stats },
       http: http?.stats,
+      grpc: grpc && { watchers: grpc.watchers, ...grpc.stats },
     };
   };
   const metrics = createMetrics({ store, mirror, hub, watchers: () => http?.watchers ?? 0 });
@@ -77,12 +77,35 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
       metrics,
       version: VERSION,
       logger,
-      limits: opts.httpLimits,
+      limits: { maxWatchers: opts.maxWatchers, stallTimeoutMs: opts.stallTimeoutMs, ...opts.httpLimits },
     });
     const { host, port } = parseListenAddress(opts.web);
     http.server.listen(port, host);
     await once(http.server, 'listening');
     logger.info({ address: http.server.address() }, 'HTTP listening');
+  }
+
+  if (opts.grpcAddr) {
+    try {
+      grpc = await startGrpcTransport(
+        {
+          hub,
+          node,
+          state: () => mirror.state,
+          ready: () => mirror.ready,
+          version: VERSION,
+          logger,
+          lastUpdate: () => ({ at: mirror.stats.lastEventAt ? Date.parse(mirror.stats.lastEventAt) : null, revision: mirror.revision }),
+          limits: { maxWatchers: opts.maxWatchers },
+        },
+        { ...parseListenAddress(opts.grpcAddr), tls: opts.grpcTls ? { keyFile: opts.grpcKey ?? '', certFile: opts.grpcCert ?? '' } : undefined },
+      );
+    } catch (err) {
+      http?.closeStreams();
+      http?.server.close();
+      throw err;
+    }
+    logger.info({ address: opts.grpcAddr, port: grpc.port, tls: Boolean(opts.grpcTls) }, 'gRPC listening');
   }
 
   const running = store.run();
@@ -91,11 +114,13 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
     httpPort: address && typeof address === 'object' ? address.port : undefined,
     async close() {
       http?.closeStreams();
+      const grpcClosed = grpc?.close();
       store.close();
       if (http) {
         http.server.closeAllConnections();
         await new Promise<void>((r) => http!.server.close(() => r()));
       }
+      await grpcClosed;
       await running;
     },
   };

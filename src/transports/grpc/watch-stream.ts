@@ -1,0 +1,84 @@
+// One gRPC Watch stream. Like the SSE connection, it never queues more than one message beyond
+// the one being written: every message is the whole answer, so when the client reads slowly the
+// newest message replaces the unsent one. A slow client skips intermediate answers but always
+// ends on the latest.
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import type { HubWatcher, SharedUpdate } from '../../views/hub.js';
+import { statusFor, type GrpcError } from './status.js';
+
+export type WatchEnd = 'client' | 'failed' | 'server';
+
+export class GrpcWatchStream implements HubWatcher {
+  private writing = false;
+  private pending: Buffer | null = null;
+  private closed = false;
+  onClose: (reason: WatchEnd) => void = () => {};
+
+  constructor(
+    private readonly call: ServerWritableStream<unknown, Buffer>,
+    /** The update -> the serialized reply; shared by every stream of the query (SharedUpdate.encoded). */
+    private readonly encode: (u: SharedUpdate) => Buffer,
+    /** The reply could not be encoded: end the stream with this status. */
+    private readonly onEncodeError: (err: unknown) => GrpcError,
+  ) {
+    call.on('cancelled', () => this.close('client'));
+    call.on('close', () => this.close('client'));
+    call.on('error', () => this.close('client'));
+  }
+
+  /** Messages written or waiting: at most one in the transport and one pending. */
+  get backlog(): number {
+    return (this.writing ? 1 : 0) + (this.pending ? 1 : 0);
+  }
+
+  write(message: Buffer): void {
+    if (this.closed) return;
+    if (this.writing) {
+      this.pending = message;
+      return;
+    }
+    this.writing = true;
+    // The callback runs once grpc-js has handed the message to the HTTP/2 stream (flow control
+    // included): only then does the next one go, so nothing stale piles up in between.
+    this.call.write(message, () => {
+      this.writing = false;
+      const next = this.pending;
+      this.pending = null;
+      if (next) this.write(next);
+    });
+  }
+
+  update(u: SharedUpdate): void {
+    let message: Buffer;
+    try {
+      message = this.encode(u);
+    } catch (err) {
+      this.end(this.onEncodeError(err));
+      return;
+    }
+    this.write(message);
+  }
+
+  /** The answer can no longer be made (e.g. webrouter's safety rule): end with its status. */
+  fail(message: string): void {
+    this.end(statusFor(500, message), 'failed');
+  }
+
+  /** Ends the stream with a status, after what was already written (the client reconnects). */
+  end(status: GrpcError, reason: WatchEnd = 'failed'): void {
+    if (this.closed) return;
+    const last = this.pending;
+    this.pending = null;
+    if (last) this.call.write(last);
+    this.close(reason);
+    // grpc-js turns an 'error' on a server stream into its final status.
+    this.call.emit('error', status);
+  }
+
+  private close(reason: WatchEnd) {
+    if (this.closed) return;
+    this.closed = true;
+    this.pending = null;
+    this.onClose(reason);
+  }
+}
