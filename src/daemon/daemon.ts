@@ -34,7 +34,7 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
   const mirror = new Mirror(logger);
   const store = new EtcdStore({ endpoints: opts.etcd, prefix: '/lain/', logger }, mirror);
   const hub = new ViewHub(() => mirror.state, node, (view, key, err) => logger.error({ err, path: view.path, key }, 'view failed'));
-  mirror.onChange((set) => hub.apply(set));
+  mirror.onChange((set) => hub.enqueue(set));
 
   const readiness = () => {
     const s = store.status();

@@ -61,9 +61,36 @@ export class ViewHub {
     private readonly onViewBug: (view: View, key: string, err: unknown) => void = () => {},
   ) {}
 
+  /** Changes received but not yet applied to the answers (see enqueue). */
+  private pending: ChangeSet | null = null;
+
   /** The current answer for a query (cached until a change touches it). */
   get(view: View, key: string): Answer {
+    this.flush();
     return this.channel(view, key).answer;
+  }
+
+  /**
+   * Takes a batch of state changes and applies it on the next turn of the event loop, merged
+   * with whatever else arrived meanwhile: when etcd writes faster than answers can be made,
+   * each touched query is recomputed once per burst instead of once per write (watchers skip
+   * intermediate answers, never the latest). Reads flush first, so they never see stale answers.
+   */
+  enqueue(set: ChangeSet): void {
+    if (this.pending) {
+      mergeInto(this.pending, set);
+      return;
+    }
+    this.pending = set;
+    setImmediate(() => this.flush());
+  }
+
+  /** Applies the queued changes now. */
+  flush(): void {
+    const set = this.pending;
+    if (!set) return;
+    this.pending = null;
+    this.apply(set);
   }
 
   /**
@@ -71,6 +98,7 @@ export class ViewHub {
    * answer happen in the same tick, so no change can fall between them.
    */
   subscribe(view: View, key: string, watcher: HubWatcher): { initial: Answer; initEncoded<T>(format: string, encode: (json: Buffer) => T): T; unsubscribe(): void } {
+    this.flush();
     const ch = this.channel(view, key);
     const initial = ch.answer;
     if (initial.ok) ch.watchers.add(watcher);
@@ -159,6 +187,19 @@ export class ViewHub {
       if (this.channels.size <= IDLE_CACHE_LIMIT) break;
       if (ch.watchers.size === 0) this.channels.delete(id);
     }
+  }
+}
+
+/** Adds `later`'s changes to `into` (a put wins over a delete: the key, or a sibling, still exists). */
+function mergeInto(into: ChangeSet, later: ChangeSet): void {
+  into.revision = later.revision;
+  for (const [source, keys] of later.changes) {
+    const target = into.changes.get(source);
+    if (!target) {
+      into.changes.set(source, new Map(keys));
+      continue;
+    }
+    for (const [k, kind] of keys) if (target.get(k) !== 'put') target.set(k, kind);
   }
 }
 

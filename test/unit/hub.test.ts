@@ -134,3 +134,27 @@ test('GET answers are cached until a change touches them', () => {
   assert.equal(a.ok && a.json.toString(), '{"a":"2"}');
   assert.equal(view.renders, 2);
 });
+
+test('queued changes are applied once per burst, and reads flush them first', async () => {
+  const data = new Map([['a', '1']]);
+  const view = mapView(data);
+  const hub = new ViewHub(state, node);
+  const w = new Recorder();
+  hub.subscribe(view, '*', w);
+  for (let i = 2; i <= 10; i++) {
+    data.set('a', String(i));
+    hub.enqueue(change(i, 'a'));
+  }
+  assert.equal(w.updates.length, 0, 'nothing applied yet');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(w.updates.length, 1, 'one update for the burst');
+  assert.equal(w.updates[0].id, 10);
+  assert.equal(w.updates[0].json.toString(), '{"a":"10"}');
+  assert.equal(view.renders, 2);
+
+  data.set('a', '11');
+  hub.enqueue(change(11, 'a'));
+  const got = hub.get(view, '*'); // flushes: never a stale answer
+  assert.equal(got.ok && got.json.toString(), '{"a":"11"}');
+  assert.equal(w.updates.length, 2);
+});

@@ -11,6 +11,14 @@ function isWebProc(procName: string): boolean {
   return parts.length >= 3 && parts[parts.length - 2] === 'web';
 }
 
+/** isWebProc per pod group value: asked for every pod group on every change. */
+const webProcFlags = new WeakMap<PodGroup, boolean>();
+function isWebPodGroup(pg: PodGroup): boolean {
+  let web = webProcFlags.get(pg);
+  if (web === undefined) webProcFlags.set(pg, (web = isWebProc(pg.Name)));
+  return web;
+}
+
 /** One web proc's entry, encoded once per pod group value. */
 const procEntries = new FragmentCache<PodGroup, Wire<WebprocsAnswer[string]>>((pg) => ({
   PodInfos: (pg.Pods ?? []).map((pod) => ({
@@ -29,7 +37,7 @@ export const webrouterWebprocs: View = {
   key: appKeyAsCoreinfo,
   render(queryKey, state) {
     const check = new LiveContainerCheck();
-    const webProcs = podGroupsFor(queryKey, state).filter((pg) => isWebProc(pg.Name));
+    const webProcs = podGroupsFor(queryKey, state).filter(isWebPodGroup);
     for (const pg of webProcs) for (const pod of pg.Pods ?? []) check.count(pod.Containers);
     check.assertHealthy();
     return joinEncodedMap(webProcs.map((pg) => [pg.Name, procEntries.get(pg)]));
