@@ -14,7 +14,7 @@ import { measureGet, type GetFigure } from './measure-get.js';
 import { measureLag, type LagFigure } from './measure-lag.js';
 import { startAndWaitReady, type StartFigure } from './measure-start.js';
 import { writeReport, type Results } from './report.js';
-import { buildLainlet, fillTemplate, type Target } from './target.js';
+import { buildLainlet, fillTemplate, productionNodeFlags, type Target } from './target.js';
 import { freeLoopbackPort } from '../src/demo/free-port.js';
 
 const FIGURES = ['start', 'get-big', 'get-small', 'fanout-big', 'fanout-small', 'lag', 'cpu'] as const;
@@ -71,7 +71,7 @@ async function main() {
   log(`cluster: ${cluster.keys} keys, ${cluster.podGroups} pod groups, ${cluster.containers} containers, ${(cluster.rawBytes / 1e6).toFixed(1)} MB`);
   const built = values.cmd
     ? { template: values.cmd, how: 'given with --cmd', cleanup: async () => {} }
-    : await buildLainlet(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : []);
+    : await buildLainlet([...productionNodeFlags(), ...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [])]);
   log(`implementation: ${built.template} (${built.how})`);
 
   const results: Results = {
@@ -166,8 +166,13 @@ async function session(
     }
     const readyMs = [...runs].sort((a, b) => a - b)[Math.floor(runs.length / 2)];
     log(`ready after start: ${runs.join(', ')} ms (answer ${start!.answerBytes} B)`);
+    // Idle RSS once settled: V8 hands freed heap pages back to the system some 20 s after the
+    // start-up burst (its memory reducer), so the figure is taken after 30 s of idling.
     await sleep(2000);
+    const rssAt2s = target!.rss();
+    await sleep(28_000);
     const rssIdleBytes = target!.rss();
+    log(`RSS 2 s after ready ${(rssAt2s / 1048576).toFixed(1)} MiB`);
     const etcdWatchersIdle = await etcd.watchers();
     log(`idle RSS ${(rssIdleBytes / 1048576).toFixed(1)} MiB; etcd watchers ${etcdWatchersIdle}`);
     client = new LoadClient();

@@ -22,6 +22,12 @@ export interface BuiltCommand {
  * lainlet's own command: `tsc` into a temp dir (with proto/ and node_modules/ linked beside it),
  * run with plain node. Falls back to tsx on the sources when the build fails.
  */
+/** The node flags of the published entry point's shebang (`bin/lainlet.js`), so the bench runs lainlet as deployed. */
+export function productionNodeFlags(): string[] {
+  const shebang = fs.readFileSync(path.join(REPO, 'bin', 'lainlet.js'), 'utf8').split('\n')[0];
+  return shebang.split(/\s+/).filter((word) => word.startsWith('--'));
+}
+
 export async function buildLainlet(nodeFlags: string[] = []): Promise<BuiltCommand> {
   const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'lainlet-bench-build-'));
   const cleanup = () => fs.promises.rm(dir, { recursive: true, force: true });

@@ -3,12 +3,13 @@
 import { hostname as osHostname } from 'node:os';
 import { once } from 'node:events';
 import { createLogger, type Logger } from '../util/log.js';
-import { EtcdStore } from '../store/etcd-store.js';
+import { EtcdStore, type StoreSink } from '../store/etcd-store.js';
+import { releaseMemory } from '../util/release-memory.js';
 import { Mirror } from '../state/mirror.js';
 import { ViewHub } from '../views/hub.js';
 import type { NodeContext } from '../views/types.js';
 import { createHttpTransport, type HttpLimits } from '../transports/http/server.js';
-import { startGrpcTransport, type GrpcTransport } from '../transports/grpc/server.js';
+import type { GrpcTransport } from '../transports/grpc/server.js';
 import { createMetrics } from './metrics.js';
 import { PACKAGE_VERSION, VERSION } from '../version.js';
 import type { DaemonOptions, RunningDaemon } from './options.js';
@@ -29,10 +30,21 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
   if (!opts.web && !opts.grpcAddr) throw new Error('one of -web and -grpc.addr is required');
   if (opts.etcd.length === 0) throw new Error('-etcd is required');
   const logger = opts.logger ?? createLogger(opts.debug);
+  // Loaded only when asked for (it adds a tenth of a second to every start), and before any
+  // listener opens, so that a bad gRPC setup fails the start before HTTP answers anything.
+  const grpcModule = opts.grpcAddr ? await import('../transports/grpc/server.js') : undefined;
   const node: NodeContext = { nodeIp: opts.ip, hostname: opts.hostname ?? osHostname(), noAuth: opts.noAuth };
 
   const mirror = new Mirror(logger);
-  const store = new EtcdStore({ endpoints: opts.etcd, prefix: '/lain/', logger }, mirror);
+  const sink: StoreSink = {
+    snapshot(kvs, revision) {
+      mirror.snapshot(kvs, revision);
+      // The whole read (tens of MB) is garbage now; collect it once the read's stack is gone.
+      setTimeout(releaseMemory, 100).unref();
+    },
+    events: (changes, revision) => mirror.events(changes, revision),
+  };
+  const store = new EtcdStore({ endpoints: opts.etcd, prefix: '/lain/', logger }, sink);
   const hub = new ViewHub(() => mirror.state, node, (view, key, err) => logger.error({ err, path: view.path, key }, 'view failed'));
   mirror.onChange((set) => hub.enqueue(set));
 
@@ -61,6 +73,7 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
       watchers: hub.watcherCounts(),
       hub: { queries: hub.channelCount, ...hub.stats },
       http: http?.stats,
+      memory: process.memoryUsage(),
       grpc: grpc && { watchers: grpc.watchers, ...grpc.stats },
     };
   };
@@ -82,12 +95,12 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
     const { host, port } = parseListenAddress(opts.web);
     http.server.listen(port, host);
     await once(http.server, 'listening');
-    logger.info({ address: http.server.address() }, 'HTTP listening');
+    logger.info({ address: http.server.address(), sinceStartMs: Math.round(process.uptime() * 1000) }, 'HTTP listening');
   }
 
   if (opts.grpcAddr) {
     try {
-      grpc = await startGrpcTransport(
+      grpc = await grpcModule!.startGrpcTransport(
         {
           hub,
           node,

@@ -1,62 +1,11 @@
-// A thin typed client for the etcd v3 services lainlet uses (proto/etcd/rpc.proto), on
-// @grpc/grpc-js. Hand-written on purpose: the `etcd3` package loses events when it resumes a
-// watch after a reconnect and drops `compact_revision` (see README, "Why not etcd3").
-import { fileURLToPath } from 'node:url';
+// A thin client for the etcd v3 services lainlet uses, on @grpc/grpc-js with code generated
+// offline from our own proto/etcd/rpc.proto (`npm run gen:proto`; committed, so no protoc at
+// build time and no .proto parsing at start-up). Not the `etcd3` package: it loses events when
+// it resumes a watch after a reconnect and drops `compact_revision` (see README).
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import { KVClient, WatchClient, type KeyValue, type WatchRequest, type WatchResponse } from './gen/rpc.js';
 
-const PROTO_PATH = fileURLToPath(new URL('../../proto/etcd/rpc.proto', import.meta.url));
-
-export interface KeyValue {
-  key: Buffer;
-  value: Buffer;
-  mod_revision: number;
-  create_revision: number;
-  version: number;
-}
-
-export interface WatchEvent {
-  type: 'PUT' | 'DELETE';
-  kv: KeyValue;
-}
-
-export interface WatchResponse {
-  header: { revision: number };
-  watch_id: number;
-  created: boolean;
-  canceled: boolean;
-  compact_revision: number;
-  cancel_reason: string;
-  events: WatchEvent[];
-}
-
-interface RangeResponse {
-  header: { revision: number };
-  kvs: KeyValue[];
-  more: boolean;
-}
-
-type Unary<Req, Res> = (req: Req, options: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: Res) => void) => void;
-
-interface KVClient extends grpc.Client {
-  Range: Unary<Record<string, unknown>, RangeResponse>;
-  Put: Unary<Record<string, unknown>, { header: { revision: number } }>;
-  DeleteRange: Unary<Record<string, unknown>, { header: { revision: number } }>;
-  Compact: Unary<Record<string, unknown>, { header: { revision: number } }>;
-}
-interface WatchClient extends grpc.Client {
-  Watch(): grpc.ClientDuplexStream<Record<string, unknown>, WatchResponse>;
-}
-
-let services: { KV: grpc.ServiceClientConstructor; Watch: grpc.ServiceClientConstructor } | undefined;
-function loadServices() {
-  if (!services) {
-    const def = protoLoader.loadSync(PROTO_PATH, { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true });
-    const pkg = grpc.loadPackageDefinition(def).etcdserverpb as grpc.GrpcObject;
-    services = { KV: pkg.KV as grpc.ServiceClientConstructor, Watch: pkg.Watch as grpc.ServiceClientConstructor };
-  }
-  return services;
-}
+export type { KeyValue, WatchResponse };
 
 /** `http://host:port`, `host:port` -> `host:port` for grpc-js. */
 export function normalizeEndpoint(endpoint: string): string {
@@ -81,6 +30,15 @@ export interface EtcdClientOptions {
   keepaliveTimeoutMs?: number;
 }
 
+type Callback<T> = (err: grpc.ServiceError | null, res: T) => void;
+
+/** A unary call as a promise, with a deadline. */
+function call<Req, Res>(fn: (req: Req, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: Callback<Res>) => unknown, req: Req, timeoutMs: number): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    fn(req, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res)));
+  });
+}
+
 /** One connection (gRPC channel) to one etcd member. */
 export class EtcdClient {
   readonly endpoint: string;
@@ -89,7 +47,6 @@ export class EtcdClient {
 
   constructor(endpoint: string, opts: EtcdClientOptions = {}) {
     this.endpoint = normalizeEndpoint(endpoint);
-    const { KV, Watch } = loadServices();
     const channelOptions: grpc.ChannelOptions = {
       // Real clusters hold tens of MB under /lain: never cap what etcd may send us.
       'grpc.max_receive_message_length': -1,
@@ -98,57 +55,44 @@ export class EtcdClient {
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.initial_reconnect_backoff_ms': 250,
       'grpc.max_reconnect_backoff_ms': 1_000,
+      // A 16 MiB HTTP/2 window: the start-up read (tens of MB) streams without waiting on window updates.
+      'grpc-node.flow_control_window': 16 << 20,
     };
     const creds = grpc.credentials.createInsecure();
-    this.kv = new KV(this.endpoint, creds, channelOptions) as unknown as KVClient;
+    this.kv = new KVClient(this.endpoint, creds, channelOptions);
     // Same options and target: grpc-js shares one subchannel (TCP connection) between the two clients.
-    this.watchClient = new Watch(this.endpoint, creds, channelOptions) as unknown as WatchClient;
+    this.watchClient = new WatchClient(this.endpoint, creds, channelOptions);
   }
 
   /** Every key under `prefix` at the latest revision: one read, no size limit. */
-  rangePrefix(prefix: string, timeoutMs: number): Promise<{ revision: number; kvs: KeyValue[] }> {
+  async rangePrefix(prefix: string, timeoutMs: number): Promise<{ revision: number; kvs: KeyValue[] }> {
     const key = Buffer.from(prefix);
-    return new Promise((resolve, reject) => {
-      this.kv.Range({ key, range_end: prefixEnd(key) }, { deadline: Date.now() + timeoutMs }, (err, res) => {
-        if (err) reject(err);
-        else resolve({ revision: res.header.revision, kvs: res.kvs });
-      });
-    });
+    const res = await call(this.kv.range.bind(this.kv), { ...EMPTY_RANGE, key, rangeEnd: prefixEnd(key) }, timeoutMs);
+    return { revision: res.header?.revision ?? 0, kvs: res.kvs };
   }
 
-  put(key: string, value: string, timeoutMs = 5_000): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.kv.Put({ key: Buffer.from(key), value: Buffer.from(value) }, { deadline: Date.now() + timeoutMs }, (err, res) => {
-        if (err) reject(err);
-        else resolve(res.header.revision);
-      });
-    });
+  async put(key: string, value: string, timeoutMs = 5_000): Promise<number> {
+    const res = await call(this.kv.put.bind(this.kv), { key: Buffer.from(key), value: Buffer.from(value), lease: 0, prevKv: false, ignoreValue: false, ignoreLease: false }, timeoutMs);
+    return res.header?.revision ?? 0;
   }
 
-  delete(key: string, timeoutMs = 5_000): Promise<number> {
-    return this.unary('DeleteRange', { key: Buffer.from(key) }, timeoutMs);
+  async delete(key: string, timeoutMs = 5_000): Promise<number> {
+    const res = await call(this.kv.deleteRange.bind(this.kv), { key: Buffer.from(key), rangeEnd: Buffer.alloc(0), prevKv: false }, timeoutMs);
+    return res.header?.revision ?? 0;
   }
 
   /** Compacts etcd's history up to `revision` (tests and tools; lainlet itself never writes). */
-  compact(revision: number, timeoutMs = 5_000): Promise<number> {
-    return this.unary('Compact', { revision, physical: true }, timeoutMs);
-  }
-
-  private unary(method: 'DeleteRange' | 'Compact', req: Record<string, unknown>, timeoutMs: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.kv[method](req, { deadline: Date.now() + timeoutMs }, (err, res) => {
-        if (err) reject(err);
-        else resolve(res.header.revision);
-      });
-    });
+  async compact(revision: number, timeoutMs = 5_000): Promise<number> {
+    const res = await call(this.kv.compact.bind(this.kv), { revision, physical: true }, timeoutMs);
+    return res.header?.revision ?? 0;
   }
 
   /** Opens a watch stream over `prefix` from `startRevision`, with progress notifications. */
-  watchPrefix(prefix: string, startRevision: number): grpc.ClientDuplexStream<Record<string, unknown>, WatchResponse> {
+  watchPrefix(prefix: string, startRevision: number): grpc.ClientDuplexStream<WatchRequest, WatchResponse> {
     const key = Buffer.from(prefix);
-    const stream = this.watchClient.Watch();
+    const stream = this.watchClient.watch();
     stream.write({
-      create_request: { key, range_end: prefixEnd(key), start_revision: startRevision, progress_notify: true },
+      createRequest: { key, rangeEnd: prefixEnd(key), startRevision, progressNotify: true, filters: [], prevKv: false, watchId: 0, fragment: false },
     });
     return stream;
   }
@@ -158,3 +102,17 @@ export class EtcdClient {
     this.watchClient.close();
   }
 }
+
+const EMPTY_RANGE = {
+  limit: 0,
+  revision: 0,
+  sortOrder: 0,
+  sortTarget: 0,
+  serializable: false,
+  keysOnly: false,
+  countOnly: false,
+  minModRevision: 0,
+  maxModRevision: 0,
+  minCreateRevision: 0,
+  maxCreateRevision: 0,
+} as const;

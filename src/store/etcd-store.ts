@@ -4,6 +4,7 @@
 // between endpoints, and notices a frozen etcd through keepalive and its own progress probe.
 import type { Logger } from '../util/log.js';
 import { EtcdClient, type KeyValue, type WatchResponse } from './etcd-client.js';
+import { Event_EventType } from './gen/rpc.js';
 
 export interface StoreKV {
   key: string;
@@ -150,12 +151,13 @@ export class EtcdStore {
   private async readSnapshot(client: EtcdClient) {
     const started = Date.now();
     const { revision, kvs } = await client.rangePrefix(this.opts.prefix, this.opts.readTimeoutMs);
+    const readMs = Date.now() - started;
     this.contact(revision);
     this.st.snapshots++;
     this.needSnapshot = false;
     this.nextRevision = revision + 1;
     this.sink.snapshot(kvs.map(toStoreKV), revision);
-    this.opts.logger.info({ keys: kvs.length, revision, ms: Date.now() - started }, 'read etcd snapshot');
+    this.opts.logger.info({ keys: kvs.length, revision, readMs, applyMs: Date.now() - started - readMs }, 'read etcd snapshot');
   }
 
   /** Watches from nextRevision until the stream breaks; rejects with the reason. */
@@ -183,7 +185,7 @@ export class EtcdStore {
         }
         if (probeSentAt === null) {
           probeSentAt = Date.now();
-          stream.write({ progress_request: {} });
+          stream.write({ progressRequest: {} });
         }
       }, Math.min(this.opts.probeIntervalMs, this.opts.probeTimeoutMs) / 2);
       probe.unref();
@@ -191,12 +193,12 @@ export class EtcdStore {
       stream.on('data', (res: WatchResponse) => {
         probeSentAt = null;
         this.contact(res.header?.revision ?? 0);
-        if (res.compact_revision > 0) {
-          finish(new CompactedError(res.compact_revision));
+        if (res.compactRevision > 0) {
+          finish(new CompactedError(res.compactRevision));
           return;
         }
         if (res.canceled) {
-          finish(new Error(`etcd cancelled the watch: ${res.cancel_reason || 'no reason given'}`));
+          finish(new Error(`etcd cancelled the watch: ${res.cancelReason || 'no reason given'}`));
           return;
         }
         if (res.created) {
@@ -205,14 +207,12 @@ export class EtcdStore {
           this.opts.logger.info({ endpoint: client.endpoint, fromRevision: this.nextRevision }, 'watching etcd');
         }
         if (res.events.length === 0) return;
-        const changes = res.events.map(
-          (e): StoreChange => ({
-            type: e.type === 'DELETE' ? 'delete' : 'put',
-            key: e.kv.key.toString('utf8'),
-            value: e.type === 'DELETE' ? '' : e.kv.value.toString('utf8'),
-            modRevision: e.kv.mod_revision,
-          }),
-        );
+        const changes = res.events.flatMap((e): StoreChange[] => {
+          if (!e.kv) return [];
+          const removed = e.type === Event_EventType.DELETE;
+          return [{ type: removed ? 'delete' : 'put', key: e.kv.key.toString('utf8'), value: removed ? '' : e.kv.value.toString('utf8'), modRevision: e.kv.modRevision }];
+        });
+        if (changes.length === 0) return;
         // Resume point: after the last event we applied, never the header's revision (which may
         // be ahead of events not yet delivered when a response is cut short).
         this.nextRevision = changes[changes.length - 1].modRevision + 1;
@@ -225,5 +225,5 @@ export class EtcdStore {
 }
 
 function toStoreKV(kv: KeyValue): StoreKV {
-  return { key: kv.key.toString('utf8'), value: kv.value.toString('utf8'), modRevision: kv.mod_revision };
+  return { key: kv.key.toString('utf8'), value: kv.value.toString('utf8'), modRevision: kv.modRevision };
 }
