@@ -121,8 +121,12 @@ export class StateIndex implements ClusterState {
     const old = this.podGroups.get(key);
     if (old !== undefined) this.indexPodGroupIps(key, old, false);
     const oldContainerKeys = this.containerKeysByPodGroup.get(key) ?? [];
+    const entries = pg === undefined ? [] : containersOf(pg);
+    // Only keys that go away are deleted: deleting and re-adding a kept key would cost two
+    // updates of the sorted key index (which grows with the cluster) for nothing.
+    const kept = new Set(entries.map(([k]) => k));
     for (const k of oldContainerKeys) {
-      if (this.containerOwner.get(k) === key) {
+      if (!kept.has(k) && this.containerOwner.get(k) === key) {
         this.containerOwner.delete(k);
         this.containers.delete(k);
       }
@@ -135,13 +139,12 @@ export class StateIndex implements ClusterState {
     } else {
       this.podGroups.set(key, pg);
       this.indexPodGroupIps(key, pg, true);
-      const entries = containersOf(pg);
       for (const [k, info] of entries) {
         this.containers.set(k, info);
         this.containerOwner.set(k, key);
         changedContainers.add(k);
       }
-      this.containerKeysByPodGroup.set(key, entries.map(([k]) => k));
+      this.containerKeysByPodGroup.set(key, [...kept]);
     }
     // Every container key of the pod group before and after: Go re-sends all of them.
     return [
