@@ -2,6 +2,7 @@
 import { after, before } from 'node:test';
 import { EtcdHttp } from '../../src/demo/etcd-http.js';
 import { EtcdProcess, type EtcdStartOptions } from '../../src/demo/etcd-process.js';
+import { loadSampleCluster, writeCluster, type ClusterSnapshot } from '../../src/demo/sample-cluster.js';
 
 export { EtcdHttp, parseMetric } from '../../src/demo/etcd-http.js';
 export { EtcdProcess, ensureEtcdInstalled, startEtcd, type EtcdStartOptions } from '../../src/demo/etcd-process.js';
@@ -30,4 +31,12 @@ export function useEtcd(opts: EtcdStartOptions = {}): TestEtcd {
     await handle.etcd?.stop();
   });
   return handle;
+}
+
+/** An etcd loaded with the built-in sample cluster (the caller stops `etcd`). */
+export async function startSampleEtcd(): Promise<TestEtcd & { cluster: ClusterSnapshot }> {
+  const env = await startTestEtcd();
+  const cluster = await loadSampleCluster();
+  await writeCluster(env.http, cluster);
+  return { ...env, cluster };
 }

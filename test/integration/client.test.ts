@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freeLoopbackPort } from '../../src/demo/free-port.js';
-import { loadSampleCluster, startTestEtcd, writeCluster, type ClusterSnapshot, type TestEtcd } from '../helpers/etcd.js';
+import { startSampleEtcd, type ClusterSnapshot, type TestEtcd } from '../helpers/etcd.js';
 import { get, REPO_ROOT, startLainlet, type LainletProcess } from '../helpers/lainlet.js';
 import {
   LainletClient,
@@ -29,9 +29,7 @@ let client: LainletClient;
 
 before(
   async () => {
-    env = await startTestEtcd();
-    cluster = await loadSampleCluster();
-    await writeCluster(env.http, cluster);
+    ({ cluster, ...env } = await startSampleEtcd());
     main = await startLainlet({ etcd: env.etcd.endpoint, readyPath: '/readyz' });
     client = new LainletClient({ addr: `127.0.0.1:${main.port}` });
   },

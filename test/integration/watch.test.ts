@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadSampleCluster, startTestEtcd, writeCluster, type ClusterSnapshot, type TestEtcd } from '../helpers/etcd.js';
+import { startSampleEtcd, type ClusterSnapshot, type TestEtcd } from '../helpers/etcd.js';
 import { get, getJson, startLainlet, watch, type LainletProcess, type SseEvent, type SseWatch } from '../helpers/lainlet.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 
@@ -25,9 +25,7 @@ const sockets: net.Socket[] = [];
 
 before(
   async () => {
-    env = await startTestEtcd();
-    cluster = await loadSampleCluster();
-    await writeCluster(env.http, cluster);
+    ({ cluster, ...env } = await startSampleEtcd());
     main = await startLainlet({ etcd: env.etcd.endpoint, readyPath: '/readyz' });
   },
   { timeout: 300_000 },
