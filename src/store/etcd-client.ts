@@ -3,7 +3,7 @@
 // build time and no .proto parsing at start-up). Not the `etcd3` package: it loses events when
 // it resumes a watch after a reconnect and drops `compact_revision` (see README).
 import * as grpc from '@grpc/grpc-js';
-import { KVClient, WatchClient, type KeyValue, type WatchRequest, type WatchResponse } from './gen/rpc.js';
+import { CompactionRequest, DeleteRangeRequest, KVClient, PutRequest, RangeRequest, WatchClient, WatchCreateRequest, type KeyValue, type WatchRequest, type WatchResponse } from './gen/rpc.js';
 
 export type { KeyValue, WatchResponse };
 
@@ -67,23 +67,23 @@ export class EtcdClient {
   /** Every key under `prefix` at the latest revision: one read, no size limit. */
   async rangePrefix(prefix: string, timeoutMs: number): Promise<{ revision: number; kvs: KeyValue[] }> {
     const key = Buffer.from(prefix);
-    const res = await call(this.kv.range.bind(this.kv), { ...EMPTY_RANGE, key, rangeEnd: prefixEnd(key) }, timeoutMs);
+    const res = await call(this.kv.range.bind(this.kv), RangeRequest.fromPartial({ key, rangeEnd: prefixEnd(key) }), timeoutMs);
     return { revision: res.header?.revision ?? 0, kvs: res.kvs };
   }
 
   async put(key: string, value: string, timeoutMs = 5_000): Promise<number> {
-    const res = await call(this.kv.put.bind(this.kv), { key: Buffer.from(key), value: Buffer.from(value), lease: 0, prevKv: false, ignoreValue: false, ignoreLease: false }, timeoutMs);
+    const res = await call(this.kv.put.bind(this.kv), PutRequest.fromPartial({ key: Buffer.from(key), value: Buffer.from(value) }), timeoutMs);
     return res.header?.revision ?? 0;
   }
 
   async delete(key: string, timeoutMs = 5_000): Promise<number> {
-    const res = await call(this.kv.deleteRange.bind(this.kv), { key: Buffer.from(key), rangeEnd: Buffer.alloc(0), prevKv: false }, timeoutMs);
+    const res = await call(this.kv.deleteRange.bind(this.kv), DeleteRangeRequest.fromPartial({ key: Buffer.from(key) }), timeoutMs);
     return res.header?.revision ?? 0;
   }
 
   /** Compacts etcd's history up to `revision` (tests and tools; lainlet itself never writes). */
   async compact(revision: number, timeoutMs = 5_000): Promise<number> {
-    const res = await call(this.kv.compact.bind(this.kv), { revision, physical: true }, timeoutMs);
+    const res = await call(this.kv.compact.bind(this.kv), CompactionRequest.fromPartial({ revision, physical: true }), timeoutMs);
     return res.header?.revision ?? 0;
   }
 
@@ -92,7 +92,7 @@ export class EtcdClient {
     const key = Buffer.from(prefix);
     const stream = this.watchClient.watch();
     stream.write({
-      createRequest: { key, rangeEnd: prefixEnd(key), startRevision, progressNotify: true, filters: [], prevKv: false, watchId: 0, fragment: false },
+      createRequest: WatchCreateRequest.fromPartial({ key, rangeEnd: prefixEnd(key), startRevision, progressNotify: true }),
     });
     return stream;
   }
@@ -103,16 +103,3 @@ export class EtcdClient {
   }
 }
 
-const EMPTY_RANGE = {
-  limit: 0,
-  revision: 0,
-  sortOrder: 0,
-  sortTarget: 0,
-  serializable: false,
-  keysOnly: false,
-  countOnly: false,
-  minModRevision: 0,
-  maxModRevision: 0,
-  minCreateRevision: 0,
-  maxCreateRevision: 0,
-} as const;
