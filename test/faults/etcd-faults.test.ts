@@ -28,13 +28,19 @@ function closeAll(watchers: Watcher[]) {
   for (const { w } of watchers) w.close();
 }
 
-test('fault 1: etcd killed for 10 s under 50 watchers; writes right after it returns', { timeout: 90_000 }, async () => {
+/** The sample cluster, a writer for it, and a lainlet with `count` watchers that have their init. */
+async function lainletWithWatchers(count: number) {
   const cluster = await loadCluster(env.http);
   const writer = new ClusterWriter(env.http, cluster);
   const lainlet = await startLainlet({ etcd: env.etcd.endpoint, readyPath: '/readyz' });
   cleanup.push(() => lainlet.stop());
-  const watchers = openWatchers(lainlet.port, 50);
+  const watchers = openWatchers(lainlet.port, count);
   await Promise.all(watchers.map(({ w }) => w.next((e) => e.event === 'init')));
+  return { writer, lainlet, watchers };
+}
+
+test('fault 1: etcd killed for 10 s under 50 watchers; writes right after it returns', { timeout: 90_000 }, async () => {
+  const { writer, lainlet, watchers } = await lainletWithWatchers(50);
   const before = await get(lainlet.port, '/v2/coreinfowatcher?appname=hello');
 
   env.etcd.kill('SIGKILL');
@@ -115,12 +121,7 @@ test('fault 3: cut off while 500 writes and deletes happen and etcd compacts: on
 });
 
 test('fault 4: etcd frozen (SIGSTOP): lainlet notices, reports not ready, recovers on SIGCONT', { timeout: 90_000 }, async () => {
-  const cluster = await loadCluster(env.http);
-  const writer = new ClusterWriter(env.http, cluster);
-  const lainlet = await startLainlet({ etcd: env.etcd.endpoint, readyPath: '/readyz' });
-  cleanup.push(() => lainlet.stop());
-  const watchers = openWatchers(lainlet.port, 10);
-  await Promise.all(watchers.map(({ w }) => w.next((e) => e.event === 'init')));
+  const { writer, lainlet, watchers } = await lainletWithWatchers(10);
   await until('connected', 5_000, async () => (await get(lainlet.port, '/readyz')).status === 200);
 
   env.etcd.freeze();
