@@ -199,7 +199,7 @@ export async function startGrpcTransport(deps: GrpcDeps, listen: GrpcListen): Pr
 
   server.addService(LainletService, {
     version: (_call: ServerUnaryCall<unknown, VersionReply>, callback: sendUnaryData<VersionReply>) =>
-      callback(null, { version: deps.version, APIVersion: apiVersion(deps.version) }),
+      callback(null, { Version: deps.version, APIVersion: apiVersion(deps.version) }),
     status: (_call: ServerUnaryCall<unknown, StatusReply>, callback: sendUnaryData<StatusReply>) => callback(null, statusReply()),
   });
 
@@ -218,14 +218,14 @@ export async function startGrpcTransport(deps: GrpcDeps, listen: GrpcListen): Pr
     for (const source of Object.keys(WATCHER_NAMES) as Source[]) {
       const receivers = views.filter((v) => v.sources.includes(source)).reduce((n, v) => n + (counts[v.path] ?? 0), 0);
       status[WATCHER_NAMES[source]] = {
-        numReceivers: receivers,
-        updateTime: last.at === null ? 0 : Math.floor(last.at / 1000),
-        lastEvent: Buffer.from(JSON.stringify({ revision: last.revision })),
-        totalKeys: sizes[source],
+        NumReceivers: receivers,
+        UpdateTime: last.at === null ? 0 : Math.floor(last.at / 1000),
+        LastEvent: Buffer.from(JSON.stringify({ revision: last.revision })),
+        TotalKeys: sizes[source],
       };
     }
     // No goroutines here: the nearest thing is the number of open gRPC Watch streams.
-    return { goroutines: open.size, status };
+    return { Goroutines: open.size, Status: status };
   }
 
   const port = await bind(server, listen, credentials);
