@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,20 @@ import { fileURLToPath } from 'node:url';
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const fixtures = join(root, 'test/fixtures');
+
+/**
+ * Deliberate difference: `/version` answers our own version, not the Go binary's `2.4.3+git`
+ * (README "Differences from the Go binary"; checked in metrics.test.ts). Left out of the replay.
+ */
+const DIFFERS_ON_PURPOSE = (path: string) => path === '/version';
+
+/** A fixture's GET cases (or recorded answers) without those that differ on purpose, in a temp file. */
+function withoutDeliberateDifferences(dir: string, file: string): string {
+  const content = JSON.parse(readFileSync(join(fixtures, file), 'utf8')) as { gets?: Array<{ path: string }> };
+  const out = join(dir, file);
+  writeFileSync(out, JSON.stringify({ ...content, gets: (content.gets ?? []).filter((g) => !DIFFERS_ON_PURPOSE(g.path)) }));
+  return out;
+}
 
 /** Records our answers to a case file through the probe and compares them with the Go binary's. */
 async function replay(cases: string, goAnswers: string): Promise<void> {
@@ -24,11 +38,11 @@ async function replay(cases: string, goAnswers: string): Promise<void> {
       join(fixtures, 'lainlet_probe.py'), 'record', '--cmd', cmd,
       '--fixture', join(fixtures, 'cluster-small.json'),
       '--overlay', join(fixtures, 'overlay-auth.json'),
-      '--cases', join(fixtures, cases),
+      '--cases', withoutDeliberateDifferences(dir, cases),
       '--log', join(dir, 'lainlet.log'),
       '-o', ours,
     ], { timeout: 200_000 });
-    const { stdout } = await run('python3', [join(fixtures, 'lainlet_probe.py'), 'compare', join(fixtures, goAnswers), ours]).catch(
+    const { stdout } = await run('python3', [join(fixtures, 'lainlet_probe.py'), 'compare', withoutDeliberateDifferences(dir, goAnswers), ours]).catch(
       (err: { stdout?: string }) => ({ stdout: err.stdout ?? String(err) }),
     );
     const summary = stdout.trim().split('\n').pop();

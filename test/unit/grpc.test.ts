@@ -7,7 +7,6 @@ import { status as Status, type ServerWritableStream } from '@grpc/grpc-js';
 import { SharedUpdate } from '../../src/views/hub.js';
 import { i32, nodeValue } from '../../src/transports/grpc/convert.js';
 import { ConfigReply, CoreinfoReply, NodeInfo_Value_Type } from '../../src/transports/grpc/gen/message.js';
-import { apiVersion } from '../../src/transports/grpc/server.js';
 import { VIEW_SERVICES } from '../../src/transports/grpc/services.js';
 import { peerIp, statusFor } from '../../src/transports/grpc/status.js';
 import { GrpcWatchStream } from '../../src/transports/grpc/watch-stream.js';
@@ -37,7 +36,6 @@ test('conversion: numbers wrap like Go int32, nodes keep every value', () => {
   assert.deepEqual(nodeValue('a'), { Vtype: NodeInfo_Value_Type.STRING, sval: 'a', mval: {} });
   assert.deepEqual(nodeValue({ a: 'b', n: 1e6 }), { Vtype: NodeInfo_Value_Type.MAP, sval: '', mval: { a: 'b', n: '1000000' } });
   assert.deepEqual(nodeValue(true), { Vtype: NodeInfo_Value_Type.STRING, sval: 'true', mval: {} });
-  assert.equal(apiVersion('2.4.3+git'), '2.4');
 });
 
 test('every service encodes its view answer into a message that decodes back', () => {

@@ -38,7 +38,9 @@ export interface GrpcDeps {
   state: () => ClusterState;
   /** True once the first etcd snapshot is loaded. */
   ready: () => boolean;
+  /** Lainlet.Version: this server's own version and the API level clients can rely on (src/version.ts). */
   version: string;
+  apiVersion: string;
   logger: Logger;
   /** For Lainlet.Status: when the cluster state last changed (ms since the epoch) and its revision. */
   lastUpdate?: () => { at: number | null; revision: number };
@@ -83,12 +85,6 @@ export function loadTlsCredentials(keyFile: string, certFile: string): ServerCre
     });
   }
   return ServerCredentials.createSsl(null, [{ private_key: key, cert_chain: cert }], false);
-}
-
-/** Go's version string `2.4.3+git` -> the API version `2.4`. */
-export function apiVersion(version: string): string {
-  const m = /^v?(\d+)\.(\d+)/.exec(version);
-  return m ? `${m[1]}.${m[2]}` : 'unknown';
 }
 
 /** Lainlet.Status reports per source under the Go watcher names. */
@@ -199,7 +195,7 @@ export async function startGrpcTransport(deps: GrpcDeps, listen: GrpcListen): Pr
 
   server.addService(LainletService, {
     version: (_call: ServerUnaryCall<unknown, VersionReply>, callback: sendUnaryData<VersionReply>) =>
-      callback(null, { Version: deps.version, APIVersion: apiVersion(deps.version) }),
+      callback(null, { Version: deps.version, APIVersion: deps.apiVersion }),
     status: (_call: ServerUnaryCall<unknown, StatusReply>, callback: sendUnaryData<StatusReply>) => callback(null, statusReply()),
   });
 
