@@ -44,7 +44,10 @@ export interface EmptyRequest {
 }
 
 export interface VersionReply {
-  /** This server's own version, e.g. `3.1.0 (Go lainlet 2.4.3 compatible)`. */
+  /**
+   * This server's own version, e.g. `3.0.0`, the same string as HTTP /version (the Go binary
+   * answered `2.4.3+git`).
+   */
   Version: string;
   /**
    * The API level a client can rely on, `<major>.<minor>` of the Go lainlet whose API this
