@@ -4,12 +4,12 @@ import { FLAGS_HELP, parseFlags, UsageError } from './flags.js';
 import { startDaemon } from '../daemon/daemon.js';
 import { routesHelp } from '../client/routes.js';
 import { CLIENT_HELP } from './client-args.js';
-import { VERSION } from '../version.js';
+import { VERSION_LINE } from '../version.js';
 
 async function runDaemon(argv: string[]): Promise<void> {
   const parsed = parseFlags(argv);
   if (parsed.kind === 'version') {
-    process.stdout.write(`${VERSION}\n`);
+    process.stdout.write(`${VERSION_LINE}\n`);
     return;
   }
   if (parsed.kind === 'help') {

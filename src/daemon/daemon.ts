@@ -11,7 +11,7 @@ import type { NodeContext } from '../views/types.js';
 import { createHttpTransport, type HttpLimits } from '../transports/http/server.js';
 import type { GrpcTransport } from '../transports/grpc/server.js';
 import { createMetrics } from './metrics.js';
-import { PACKAGE_VERSION, VERSION } from '../version.js';
+import { API_VERSION, GO_COMPATIBLE_VERSION, VERSION } from '../version.js';
 import type { DaemonOptions, RunningDaemon } from './options.js';
 
 /** etcd silent for longer than this (while we think we are connected) makes /readyz fail. */
@@ -63,7 +63,7 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
     const s = store.status();
     return {
       version: VERSION,
-      packageVersion: PACKAGE_VERSION,
+      goCompatible: GO_COMPATIBLE_VERSION,
       ready: readiness(),
       connections: http?.watchers ?? 0,
       revision: mirror.revision,
@@ -107,6 +107,7 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
           state: () => mirror.state,
           ready: () => mirror.ready,
           version: VERSION,
+          apiVersion: API_VERSION,
           logger,
           lastUpdate: () => ({ at: mirror.stats.lastEventAt ? Date.parse(mirror.stats.lastEventAt) : null, revision: mirror.revision }),
           limits: { maxWatchers: opts.maxWatchers },

@@ -12,7 +12,14 @@ export const appnameView: View = {
   watchable: false,
   key(req, state, node) {
     requireSuper(req.callerIp, state, node);
-    return param(req, 'ip') ?? req.callerIp;
+    const ip = param(req, 'ip');
+    if (ip === undefined) return req.callerIp;
+    // Go's AppName expects `ip:port` and cuts from the last `:`, so `ip=10.0.0.1:80` asks about
+    // 10.0.0.1 (and `ip=::1` about `:`); a value that leaves nothing is Go's 500 `empty key`.
+    const cut = ip.lastIndexOf(':');
+    const key = cut < 0 ? ip : ip.slice(0, cut);
+    if (key === '') throw new ViewError(500, 'empty key');
+    return key;
   },
   // The key is an IP, not a key of either source: any change may move it.
   touches: () => true,

@@ -3,11 +3,18 @@ import { appNameOf, pass, requireSuper } from '../auth/auth.js';
 import type { ClusterState, PodContainer, PodGroup } from '../state/types.js';
 import { ViewError, type NodeContext, type ViewRequest } from './types.js';
 
-/** A query parameter the way Go's `r.FormValue` reads it: the first value; empty counts as absent. */
+/**
+ * A query parameter the way Go's `r.FormValue` reads it: the first value (`?appname=a&appname=b`
+ * is `a`); empty counts as absent. Transports build `req.params` with Go's parsing rules
+ * (HTTP: goQueryParams; gRPC: the request's fields).
+ */
 export function param(req: ViewRequest, name: string): string | undefined {
   const value = req.params.get(name);
   return value === null || value === '' ? undefined : value;
 }
+
+/** The selector that means every entry, whether given explicitly or by default. */
+export const EVERYTHING = '*';
 
 /** `hello` -> `hello/`, so that an app name does not match `hello2/...`. */
 export function withSlash(key: string): string {
@@ -15,13 +22,28 @@ export function withSlash(key: string): string {
 }
 
 /**
+ * A selector parameter's value -> the query key, as Go makes it: `*` (explicit or default) stays
+ * `*` and selects everything; any other value ends with `terminator` (`hello` -> `hello/`, so an
+ * app name does not match `hello2/...`; `node1` -> `node1:` for `<name>:<ip>:<port>` keys).
+ */
+export function selectorKey(value: string, terminator: '/' | ':'): string {
+  if (value === EVERYTHING || value === '' || value.endsWith(terminator)) return value;
+  return value + terminator;
+}
+
+/** A selector parameter (default: everything) -> the query key; see selectorKey. */
+export function selectorParam(req: ViewRequest, name: string, terminator: '/' | ':'): string {
+  return selectorKey(param(req, name) ?? EVERYTHING, terminator);
+}
+
+/**
  * The key of the routes that work "as coreinfo": the `appname` param (default `*`), which the
  * caller must pass for; a caller that asked for no app and may not see all gets its own app.
  */
 export function appKeyAsCoreinfo(req: ViewRequest, state: ClusterState, node: NodeContext): string {
-  const app = param(req, 'appname') ?? '*';
-  if (pass(req.callerIp, app, state, node)) return app === '*' ? '*' : withSlash(app);
-  if (app !== '*') throw new ViewError(400, 'authorize failed, no permission');
+  const app = param(req, 'appname') ?? EVERYTHING;
+  if (pass(req.callerIp, app, state, node)) return selectorKey(app, '/');
+  if (app !== EVERYTHING) throw new ViewError(400, 'authorize failed, no permission');
   const own = appNameOf(req.callerIp, state);
   if (own === undefined) throw new ViewError(400, 'authorize failed, can not confirm the app by request ip');
   return withSlash(own);
@@ -30,8 +52,7 @@ export function appKeyAsCoreinfo(req: ViewRequest, state: ClusterState, node: No
 /** The key of super-only routes with an `appname` param (default `*`). */
 export function superAppKey(req: ViewRequest, state: ClusterState, node: NodeContext): string {
   requireSuper(req.callerIp, state, node);
-  const app = param(req, 'appname');
-  return app === undefined ? '*' : withSlash(app);
+  return selectorParam(req, 'appname', '/');
 }
 
 /** The pod groups answering a query key, in key order. */

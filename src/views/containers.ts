@@ -2,7 +2,7 @@
 import type { ContainersAnswer } from './answers.js';
 import type { ContainerInfo } from '../state/types.js';
 import { requireSuper } from '../auth/auth.js';
-import { param, withSlash } from './common.js';
+import { selectorParam } from './common.js';
 import { FragmentCache, joinEncodedMap } from './fragments.js';
 import type { View } from './types.js';
 import type { Wire } from './wire.js';
@@ -18,8 +18,7 @@ export const containersView: View = {
   resendWhenTouched: true,
   key(req, state, node) {
     requireSuper(req.callerIp, state, node);
-    const nodeName = param(req, 'nodename');
-    return nodeName === undefined ? '*' : withSlash(nodeName);
+    return selectorParam(req, 'nodename', '/');
   },
   render(queryKey, state) {
     return joinEncodedMap(state.containers.query(queryKey).map(([key, info]) => [key, containerEntries.get(info)]));

@@ -12,6 +12,7 @@ export const localspecQuery: View = {
   watchable: false,
   key(req, state, node) {
     requireSuper(req.callerIp, state, node);
+    // Not a selector: Go gives `*` no meaning here (`*/` matches nothing).
     return withSlash(param(req, 'nodeip') ?? node.nodeIp);
   },
   // Go lists them in map order (random); ours are sorted.

@@ -2,7 +2,7 @@
 import { requireSuper } from '../auth/auth.js';
 import { GoAny } from '../encode/gojson.js';
 import type { NodesAnswer } from './answers.js';
-import { param } from './common.js';
+import { selectorParam } from './common.js';
 import type { View } from './types.js';
 import { encodeAnswer, type Wire } from './wire.js';
 
@@ -12,10 +12,8 @@ export const nodesView: View = {
   watchable: true,
   key(req, state, node) {
     requireSuper(req.callerIp, state, node);
-    const name = param(req, 'name');
-    if (name === undefined) return '*';
     // Keys are `<name>:<ip>:<port>`: `node1` must not match `node10:...`.
-    return name.endsWith(':') ? name : `${name}:`;
+    return selectorParam(req, 'name', ':');
   },
   render(queryKey, state) {
     const nodes: Wire<NodesAnswer> = new Map();

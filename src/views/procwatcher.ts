@@ -1,7 +1,7 @@
 // /v2/procwatcher: an app's procs with each instance's first container address.
 import { pass } from '../auth/auth.js';
 import type { ProcAnswer } from './answers.js';
-import { firstContainer, param, podGroupsFor, withSlash } from './common.js';
+import { firstContainer, param, podGroupsFor, selectorKey } from './common.js';
 import { ViewError, type View } from './types.js';
 import { encodeAnswer } from './wire.js';
 
@@ -21,8 +21,9 @@ export const procWatcher: View = {
   key(req, state, node) {
     const app = param(req, 'appname');
     if (app === undefined) throw new ViewError(400, 'appname required');
+    // `*` passes only for local and super callers (an app's own name is never `*`).
     if (!pass(req.callerIp, app, state, node)) throw new ViewError(400, 'authorize failed, no permission');
-    return withSlash(app);
+    return selectorKey(app, '/');
   },
   // Go lists the procs in map order (random); ours are in key order.
   render(queryKey, state) {

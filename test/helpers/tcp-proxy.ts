@@ -12,10 +12,11 @@ export class TcpProxy {
     return (this.server.address() as net.AddressInfo).port;
   }
 
-  static async start(targetHost: string, targetPort: number): Promise<TcpProxy> {
+  /** `localAddress`: the address upstream connections come from (a caller IP for auth). */
+  static async start(targetHost: string, targetPort: number, localAddress?: string): Promise<TcpProxy> {
     const server = net.createServer((client) => {
       if (proxy.cut) return client.destroy();
-      const upstream = net.connect(targetPort, targetHost);
+      const upstream = net.connect({ port: targetPort, host: targetHost, localAddress });
       for (const s of [client, upstream]) {
         proxy.sockets.add(s);
         s.on('close', () => proxy.sockets.delete(s));

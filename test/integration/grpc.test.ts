@@ -112,97 +112,98 @@ const mapObj = (o: Json, f: (v: Json) => Json): Json => Object.fromEntries(Objec
 const arr = (l: Json): Json[] => l ?? [];
 
 const EXPECT: Record<string, (j: Json) => Json> = {
-  Appname: (j) => ({ data: j }),
-  Apps: (j) => ({ data: mapObj(j, (a) => ({ appname: a.Appname })) }),
+  Appname: (j) => ({ Data: j }),
+  Apps: (j) => ({ Data: mapObj(j, (a) => ({ Appname: a.Appname })) }),
   Backupctl: (j) => ({
-    data: mapObj(j, (pods) => ({
+    Data: mapObj(j, (pods) => ({
       pods: arr(pods).map((p) => ({
-        annotation: p.Annotation,
-        instanceNo: p.InstanceNo,
-        containers: arr(p.Containers).map((c) => ({ id: c.Id, ip: c.Ip, nodeIp: c.NodeIp, nodeName: c.NodeName })),
+        Annotation: p.Annotation,
+        Containers: arr(p.Containers).map((c) => ({ Id: c.Id, Ip: c.Ip, NodeIp: c.NodeIp, NodeName: c.NodeName })),
+        InstanceNo: p.InstanceNo,
       })),
     })),
   }),
-  Config: (j) => ({ data: j }),
+  Config: (j) => ({ Data: j }),
   Containers: (j) => ({
-    data: mapObj(j, (c) => ({
-      appName: c.app,
-      appVersion: c.app_version,
-      procName: c.proc,
-      nodeName: c.nodename,
-      nodeIP: c.nodeip,
+    Data: mapObj(j, (c) => ({
+      AppName: c.app,
+      AppVersion: c.app_version,
+      ProcName: c.proc,
+      NodeName: c.nodename,
+      NodeIP: c.nodeip,
       IP: c.ip,
-      port: c.port,
-      instanceNo: c.instanceNo,
+      Port: c.port,
+      InstanceNo: c.instanceNo,
     })),
   }),
   Coreinfo: (j) => ({
-    data: mapObj(j, (ci) => ({
-      podInfos: arr(ci.PodInfos).map((pi) => ({
-        annotation: pi.Annotation,
-        instanceNo: pi.InstanceNo,
-        containers: arr(pi.ContainerInfos).map((c) => ({
-          command: arr(c.Command),
-          id: c.ContainerId,
-          ip: c.ContainerIp,
-          cpu: c.Cpu,
-          env: arr(c.Env),
-          expose: c.Expose,
-          image: c.Image,
-          memory: c.Memory,
-          nodeIp: c.NodeIp,
-          nodeName: c.NodeName,
-          volumes: arr(c.Volumes),
+    Data: mapObj(j, (ci) => ({
+      PodInfos: arr(ci.PodInfos).map((pi) => ({
+        Annotation: pi.Annotation,
+        Containers: arr(pi.ContainerInfos).map((c) => ({
+          Command: arr(c.Command),
+          Id: c.ContainerId,
+          Ip: c.ContainerIp,
+          Cpu: c.Cpu,
+          Env: arr(c.Env),
+          Expose: c.Expose,
+          Image: c.Image,
+          Memory: c.Memory,
+          NodeIp: c.NodeIp,
+          NodeName: c.NodeName,
+          Volumes: arr(c.Volumes),
         })),
-        dependencies: arr(pi.Dependencies).map((d) => ({ podName: d.PodName, policy: d.Policy })),
+        Dependencies: arr(pi.Dependencies).map((d) => ({ PodName: d.PodName, Policy: d.Policy })),
+        InstanceNo: pi.InstanceNo,
       })),
     })),
   }),
   Depends: (j) => ({
-    data: mapObj(j, (nodes) => ({
+    Data: mapObj(j, (nodes) => ({
       nodes: mapObj(nodes, (apps) => ({
         apps: mapObj(apps, (item) => ({
-          annotation: item.Annotation,
-          containers: arr(item.Containers).map((c) => ({ containerID: c.ContainerID, nodeIP: c.NodeIP, IP: c.IP, port: c.Port })),
+          Annotation: item.Annotation,
+          Containers: arr(item.Containers).map((c) => ({ ContainerID: c.ContainerID, NodeIP: c.NodeIP, IP: c.IP, Port: c.Port })),
         })),
       })),
     })),
   }),
-  Localspec: (j) => ({ data: j }),
+  // LocalIP and ip: in the original contract, never set (by Go either).
+  Localspec: (j) => ({ Data: j, LocalIP: '', ip: '' }),
   Nodes: (j) => ({
-    data: mapObj(j, (node) => ({
+    Data: mapObj(j, (node) => ({
       v: mapObj(node, (v) =>
         typeof v === 'string'
-          ? { vtype: 'STRING', sval: v, mval: {} }
+          ? { Vtype: 'STRING', sval: v, mval: {} }
           : typeof v === 'object' && v !== null && !Array.isArray(v)
-            ? { vtype: 'MAP', sval: '', mval: mapObj(v, (x) => (typeof x === 'string' ? x : JSON.stringify(x))) }
-            : { vtype: 'STRING', sval: JSON.stringify(v), mval: {} },
+            ? { Vtype: 'MAP', sval: '', mval: mapObj(v, (x) => (typeof x === 'string' ? x : JSON.stringify(x))) }
+            : { Vtype: 'STRING', sval: JSON.stringify(v), mval: {} },
       ),
     })),
   }),
-  Podgroup: (j) => ({ data: arr(j).map((g) => ({ pods: arr(g.proc).map((p) => ({ procName: p.ProcName, instanceNo: p.InstanceNo, IP: p.IP, port: p.Port })) })) }),
-  Proxy: (j) => ({ data: mapObj(j, (p) => ({ containers: arr(p.containers).map((c) => ({ containerIp: c.container_ip, containerPort: c.container_port })) })) }),
+  Podgroup: (j) => ({ Data: arr(j).map((g) => ({ Pods: arr(g.proc).map((p) => ({ InstanceNo: p.InstanceNo, IP: p.IP, Port: p.Port, ProcName: p.ProcName })) })) }),
+  Proxy: (j) => ({ Data: mapObj(j, (p) => ({ Containers: arr(p.containers).map((c) => ({ ContainerIp: c.container_ip, ContainerPort: c.container_port })) })) }),
   RebellionLocalprocs: (j) => ({
-    data: mapObj(j, (ci) => ({ podInfos: arr(ci.PodInfos).map((p) => ({ annotation: p.Annotation, instanceNo: p.InstanceNo, appVersion: p.AppVersion })) })),
+    Data: mapObj(j, (ci) => ({ PodInfos: arr(ci.PodInfos).map((p) => ({ Annotation: p.Annotation, AppVersion: p.AppVersion, InstanceNo: p.InstanceNo })) })),
   }),
-  StreamrouterPorts: (j) => ({ data: j }),
+  StreamrouterPorts: (j) => ({ Data: j }),
   StreamrouterStreamprocs: (j) => ({
-    data: mapObj(j, (procs) => ({
+    Data: mapObj(j, (procs) => ({
       procs: arr(procs).map((p) => ({
-        name: p.Name,
-        upstreams: arr(p.Upstreams).map((u) => ({ host: u.Host, instanceNo: u.InstanceNo })),
-        services: arr(p.Services).map((s) => ({ upstreamPort: s.UpstreamPort, listenPort: s.ListenPort, send: s.Send, expect: s.Expect })),
+        Name: p.Name,
+        Upstreams: arr(p.Upstreams).map((u) => ({ Host: u.Host, InstanceNo: u.InstanceNo })),
+        Services: arr(p.Services).map((s) => ({ UpstreamPort: s.UpstreamPort, ListenPort: s.ListenPort, Send: s.Send, Expect: s.Expect })),
       })),
     })),
   }),
   WebrouterWebprocs: (j) => ({
-    data: mapObj(j, (ci) => ({
-      podInfos: arr(ci.PodInfos).map((pi) => ({ annotation: pi.Annotation, containers: arr(pi.ContainerInfos).map((c) => ({ IP: c.ContainerIp, expose: c.Expose })) })),
+    Data: mapObj(j, (ci) => ({
+      PodInfos: arr(ci.PodInfos).map((pi) => ({ Annotation: pi.Annotation, Containers: arr(pi.ContainerInfos).map((c) => ({ IP: c.ContainerIp, Expose: c.Expose })) })),
     })),
   }),
 };
 
-/** gRPC service -> HTTP route; the request fields are the route's query parameters. */
+/** gRPC service -> HTTP route; the request fields are the route's query parameters, capitalised. */
 const ROUTES: Record<string, string> = {
   Appname: '/appname',
   Apps: '/v2/appswatcher',
@@ -224,7 +225,7 @@ const ROUTES: Record<string, string> = {
 const WATCHABLE = Object.keys(ROUTES).filter((s) => s !== 'Appname' && s !== 'Localspec');
 
 function httpPath(service: string, request: Record<string, string>): string {
-  const q = new URLSearchParams(request).toString();
+  const q = new URLSearchParams(Object.entries(request).map(([field, value]) => [field.toLowerCase(), value])).toString();
   return q ? `${ROUTES[service]}?${q}` : ROUTES[service];
 }
 
@@ -276,39 +277,39 @@ test('every service: Get answers what the HTTP route answers for the same query'
     ['Appname', { ip: '10.255.255.1' }],
     ['Apps', {}],
     ['Backupctl', {}],
-    ['Backupctl', { appname: 'hello' }],
+    ['Backupctl', { Appname: 'hello' }],
     ['Config', {}],
-    ['Config', { target: 'domains' }],
+    ['Config', { Target: 'domains' }],
     ['Containers', {}],
-    ['Containers', { nodename: 'node1' }],
+    ['Containers', { Nodename: 'node1' }],
     ['Coreinfo', {}],
-    ['Coreinfo', { appname: 'hello' }],
+    ['Coreinfo', { Appname: 'hello' }],
     ['Depends', {}],
-    ['Localspec', { nodeip: some.nodeip }],
+    ['Localspec', { Nodeip: some.nodeip }],
     ['Localspec', {}],
     ['Nodes', {}],
-    ['Nodes', { name: 'node1' }],
-    ['Podgroup', { appname: 'hello' }],
+    ['Nodes', { Name: 'node1' }],
+    ['Podgroup', { Appname: 'hello' }],
     ['Podgroup', {}],
     ['Proxy', {}],
     ['RebellionLocalprocs', {}],
     ['StreamrouterPorts', {}],
     ['StreamrouterStreamprocs', {}],
     ['WebrouterWebprocs', {}],
-    ['WebrouterWebprocs', { appname: 'hello' }],
+    ['WebrouterWebprocs', { Appname: 'hello' }],
   ];
   for (const [service, request] of cases) await assertGetMatchesHttp(service, request);
 
   const version = await unary(client('Lainlet'), 'Version');
-  assert.equal(version.version, (await get(lainlet.port, '/version')).body);
+  assert.equal(version.Version, (await get(lainlet.port, '/version')).body);
   assert.equal(version.APIVersion, '2.4');
   const status = await unary(client('Lainlet'), 'Status');
-  assert.deepEqual(Object.keys(status.status).sort(), ['configwatcher', 'containerwatcher', 'dependswatcher', 'nodeswatcher', 'podgroupwatcher']);
-  assert.ok(status.status.podgroupwatcher.totalKeys > 0);
+  assert.deepEqual(Object.keys(status.Status).sort(), ['configwatcher', 'containerwatcher', 'dependswatcher', 'nodeswatcher', 'podgroupwatcher']);
+  assert.ok(status.Status.podgroupwatcher.TotalKeys > 0);
 });
 
 test('every Watch sends the current answer, then one message per change from etcd writes', { timeout: 90_000 }, async (t) => {
-  const requests: Record<string, Record<string, string>> = { Podgroup: { appname: 'grpcapp' } };
+  const requests: Record<string, Record<string, string>> = { Podgroup: { Appname: 'grpcapp' } };
   const opened = new Map<string, Watch>();
   const reopen: string[] = [];
   for (const service of WATCHABLE) {
@@ -361,15 +362,15 @@ test('every Watch sends the current answer, then one message per change from etc
     assert.deepEqual(await unary(client(service), 'Get', request), w.last, `${service}: Get equals the last Watch message`);
   }
   const nodes = opened.get('Nodes')!.last;
-  assert.deepEqual(nodes.data['grpcnode:10.9.9.9:22'].v.labels, { vtype: 'MAP', sval: '', mval: { disk: 'ssd' } });
-  assert.deepEqual(opened.get('StreamrouterPorts')!.last.data.includes(19000), true);
-  assert.ok(opened.get('RebellionLocalprocs')!.last.data['grpcapp.web.web'], 'the local proc is listed');
+  assert.deepEqual(nodes.Data['grpcnode:10.9.9.9:22'].v.labels, { Vtype: 'MAP', sval: '', mval: { disk: 'ssd' } });
+  assert.deepEqual(opened.get('StreamrouterPorts')!.last.Data.includes(19000), true);
+  assert.ok(opened.get('RebellionLocalprocs')!.last.Data['grpcapp.web.web'], 'the local proc is listed');
   for (const w of opened.values()) w.close();
   t.diagnostic(`watches re-opened after an initial error: ${reopen.join(', ') || 'none'}`);
 });
 
 test('a slow Watch reader skips intermediate answers but ends on the latest', { timeout: 90_000 }, async (t) => {
-  const w = new Watch(client('Coreinfo'), { appname: 'grpcapp' });
+  const w = new Watch(client('Coreinfo'), { Appname: 'grpcapp' });
   await w.until((x) => x.messages.length >= 1, 'init');
   w.stream.pause();
   const padding = 'x'.repeat(200_000); // ~200 kB a message: far beyond the HTTP/2 windows
@@ -377,7 +378,7 @@ test('a slow Watch reader skips intermediate answers but ends on the latest', { 
   for (let i = 1; i <= writes; i++) await env.http.put(GRPCAPP_WEB, grpcappPodGroup(1_000_000 + i, padding));
   await sleep(500);
   w.stream.resume();
-  const memoryOf = (m: Json): number => m?.data?.['grpcapp.web.web']?.podInfos[0]?.containers[0]?.memory;
+  const memoryOf = (m: Json): number => m?.Data?.['grpcapp.web.web']?.PodInfos[0]?.Containers[0]?.Memory;
   await w.until((x) => memoryOf(x.last) === 1_000_000 + writes, 'the latest answer');
   assert.ok(w.messages.length < writes + 1, `intermediate answers were skipped (${w.messages.length} messages for ${writes} writes)`);
   t.diagnostic(`slow reader: ${w.messages.length - 1} updates for ${writes} writes`);
@@ -424,10 +425,10 @@ test('auth by the caller IP: the HTTP rules and messages, as gRPC status codes',
   await denied('Apps', {}, grpc.status.PERMISSION_DENIED, 'authorize failed, super required');
   await denied('Config', {}, grpc.status.PERMISSION_DENIED, 'authorize failed, super required');
   await denied('Coreinfo', {}, grpc.status.PERMISSION_DENIED, 'authorize failed, can not confirm the app by request ip');
-  await denied('Coreinfo', { appname: 'hello' }, grpc.status.PERMISSION_DENIED, 'authorize failed, no permission');
+  await denied('Coreinfo', { Appname: 'hello' }, grpc.status.PERMISSION_DENIED, 'authorize failed, no permission');
   await denied('Podgroup', {}, grpc.status.INVALID_ARGUMENT, 'appname required');
   // A config key that is not secret is open to anyone, as over HTTP.
-  assert.deepEqual(await unary(client('Config', port), 'Get', { target: 'domain' }), EXPECT.Config(JSON.parse((await get(lainlet.port, '/v2/configwatcher?target=domain')).body)));
+  assert.deepEqual(await unary(client('Config', port), 'Get', { Target: 'domain' }), EXPECT.Config(JSON.parse((await get(lainlet.port, '/v2/configwatcher?target=domain')).body)));
 
   const w = new Watch(client('Nodes', port));
   await w.until((x) => x.error !== undefined, 'the Watch to be refused');
@@ -477,12 +478,12 @@ test('TLS with -grpc.TLS -grpc.key -grpc.cert (a self-signed certificate made he
   try {
     const creds = grpc.credentials.createSsl(readFileSync(cert));
     const named = { 'grpc.ssl_target_name_override': 'localhost' };
-    assert.deepEqual(await unary(client('Coreinfo', port, creds, named), 'Get', { appname: 'hello' }), EXPECT.Coreinfo(JSON.parse((await get(tls.port, '/v2/coreinfowatcher?appname=hello')).body)));
-    const w = new Watch(client('Config', port, creds, named), { target: 'grpc_tls' });
+    assert.deepEqual(await unary(client('Coreinfo', port, creds, named), 'Get', { Appname: 'hello' }), EXPECT.Coreinfo(JSON.parse((await get(tls.port, '/v2/coreinfowatcher?appname=hello')).body)));
+    const w = new Watch(client('Config', port, creds, named), { Target: 'grpc_tls' });
     await w.until((x) => x.messages.length === 1, 'init');
     await env.http.put('/lain/config/grpc_tls', 'on');
     await w.until((x) => x.messages.length === 2, 'the update');
-    assert.deepEqual(w.last, { data: { grpc_tls: 'on' } });
+    assert.deepEqual(w.last, { Data: { grpc_tls: 'on' } });
     w.close();
     // A plaintext client gets nowhere.
     const err = await rejection(unary(client('Lainlet', port), 'Version', {}, 3_000));

@@ -3,6 +3,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { get, startLainlet, type LainletProcess } from '../helpers/lainlet.js';
+import { VERSION } from '../../src/version.js';
 
 let env: TestEtcd;
 let lainlet: LainletProcess;
@@ -30,7 +31,10 @@ test('/debug reports the etcd state, one watch stream, and memory', async () => 
   const d = JSON.parse((await get(lainlet.port, '/debug')).body);
   assert.equal(d.etcd.state, 'connected');
   assert.equal(d.etcd.watchStreams, 1);
-  assert.equal(d.version, '2.4.3+git');
+  assert.equal(d.version, VERSION);
+  assert.equal(d.goCompatible, '2.4.3');
   assert.ok(d.memory.rss > 0);
-  assert.equal((await get(lainlet.port, '/version')).body, '2.4.3+git');
+  // Our own version, not the Go binary's `2.4.3+git`: a caller can tell the two apart.
+  assert.equal((await get(lainlet.port, '/version')).body, VERSION);
+  assert.notEqual(VERSION, '2.4.3+git');
 });

@@ -6,8 +6,7 @@ import { EventEmitter } from 'node:events';
 import { status as Status, type ServerWritableStream } from '@grpc/grpc-js';
 import { SharedUpdate } from '../../src/views/hub.js';
 import { i32, nodeValue } from '../../src/transports/grpc/convert.js';
-import { ConfigReply, CoreinfoReply, NodeInfo_Value_ValueType } from '../../src/transports/grpc/gen/message.js';
-import { apiVersion } from '../../src/transports/grpc/server.js';
+import { ConfigReply, CoreinfoReply, NodeInfo_Value_Type } from '../../src/transports/grpc/gen/message.js';
 import { VIEW_SERVICES } from '../../src/transports/grpc/services.js';
 import { peerIp, statusFor } from '../../src/transports/grpc/status.js';
 import { GrpcWatchStream } from '../../src/transports/grpc/watch-stream.js';
@@ -34,10 +33,9 @@ test('statusFor: HTTP outcomes -> gRPC codes, same messages', () => {
 test('conversion: numbers wrap like Go int32, nodes keep every value', () => {
   assert.equal(i32(2 ** 31), -(2 ** 31));
   assert.equal(i32('x'), 0);
-  assert.deepEqual(nodeValue('a'), { vtype: NodeInfo_Value_ValueType.STRING, sval: 'a', mval: {} });
-  assert.deepEqual(nodeValue({ a: 'b', n: 1e6 }), { vtype: NodeInfo_Value_ValueType.MAP, sval: '', mval: { a: 'b', n: '1000000' } });
-  assert.deepEqual(nodeValue(true), { vtype: NodeInfo_Value_ValueType.STRING, sval: 'true', mval: {} });
-  assert.equal(apiVersion('2.4.3+git'), '2.4');
+  assert.deepEqual(nodeValue('a'), { Vtype: NodeInfo_Value_Type.STRING, sval: 'a', mval: {} });
+  assert.deepEqual(nodeValue({ a: 'b', n: 1e6 }), { Vtype: NodeInfo_Value_Type.MAP, sval: '', mval: { a: 'b', n: '1000000' } });
+  assert.deepEqual(nodeValue(true), { Vtype: NodeInfo_Value_Type.STRING, sval: 'true', mval: {} });
 });
 
 test('every service encodes its view answer into a message that decodes back', () => {
@@ -54,11 +52,11 @@ test('every service encodes its view answer into a message that decodes back', (
     },
   });
   const decoded = CoreinfoReply.decode(service('Coreinfo').encode(Buffer.from(coreinfo)));
-  const c = decoded.data['hello.web.web'].podInfos[0].containers[0];
-  assert.equal(c.memory, 2 ** 40);
-  assert.deepEqual(c.command, []);
-  assert.equal(c.id, 'c1');
-  assert.deepEqual(ConfigReply.decode(service('Config').encode(Buffer.from('{"a":"1"}'))), { data: { a: '1' } });
+  const c = decoded.Data['hello.web.web'].PodInfos[0].Containers[0];
+  assert.equal(c.Memory, 2 ** 40);
+  assert.deepEqual(c.Command, []);
+  assert.equal(c.Id, 'c1');
+  assert.deepEqual(ConfigReply.decode(service('Config').encode(Buffer.from('{"a":"1"}'))), { Data: { a: '1' } });
 });
 
 class FakeCall extends EventEmitter {
@@ -99,7 +97,7 @@ test('Watch streams: one encoding per change shared by all; a slow stream gets o
   assert.equal(streams[0].backlog, 2);
   calls[0].drainOne();
   assert.equal(calls[0].written.length, 2);
-  assert.deepEqual(ConfigReply.decode(calls[0].written[1]), { data: { k: '4' } });
+  assert.deepEqual(ConfigReply.decode(calls[0].written[1]), { Data: { k: '4' } });
   calls[0].drainOne();
   assert.equal(streams[0].backlog, 0);
 

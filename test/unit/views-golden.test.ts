@@ -1,8 +1,10 @@
-// Every GET case recorded from the Go binary, answered by our views from an in-memory state.
+// Every GET case recorded from the Go binary (answers-go.json, and answers-go-edge.json: explicit
+// `*`, empty, repeated and odd parameters), answered by our views from an in-memory state.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { buildState } from '../../src/state/snapshot-state.js';
+import { goQueryParams } from '../../src/transports/http/params.js';
 import { findView } from '../../src/views/index.js';
 import { ViewError, type NodeContext } from '../../src/views/types.js';
 
@@ -39,7 +41,7 @@ function answer(pathAndQuery: string, callerIp: string): { status: number; body:
   const view = findView(url.pathname);
   if (view === undefined) return { status: 404, body: '404 not found' };
   try {
-    const key = view.key({ params: url.searchParams, callerIp }, state, node);
+    const key = view.key({ params: goQueryParams(pathAndQuery), callerIp }, state, node);
     return { status: 200, body: String(view.render(key, state, node)) };
   } catch (err) {
     if (err instanceof ViewError) return { status: err.status, body: err.message };
@@ -67,7 +69,7 @@ test('the fixture decodes without rejected values', () => {
   assert.deepEqual(rejected, []);
 });
 
-const gets = (fixture('answers-go.json') as { gets: GetAnswer[] }).gets;
+const gets = ['answers-go.json', 'answers-go-edge.json'].flatMap((file) => (fixture(file) as { gets: GetAnswer[] }).gets);
 
 for (const expected of gets) {
   // /version is answered by the HTTP server itself, not by a view.

@@ -19,7 +19,7 @@ import type {
   WebprocsAnswer,
 } from '../../views/answers.js';
 import {
-  NodeInfo_Value_ValueType,
+  NodeInfo_Value_Type,
   type AppnameReply,
   type AppsReply,
   type BackupctlReply,
@@ -61,37 +61,37 @@ function mapValues<A, B>(obj: Record<string, A> | null | undefined, f: (a: A) =>
 }
 
 export function configReply(a: ConfigAnswer): ConfigReply {
-  return { data: mapValues(a, str) };
+  return { Data: mapValues(a, str) };
 }
 
 export function podgroupReply(a: ProcAnswer): PodgroupReply {
   return {
-    data: list(a).map((g) => ({
-      pods: list(g.proc).map((p) => ({ procName: str(p.ProcName), instanceNo: i32(p.InstanceNo), IP: str(p.IP), port: i32(p.Port) })),
+    Data: list(a).map((g) => ({
+      Pods: list(g.proc).map((p) => ({ ProcName: str(p.ProcName), InstanceNo: i32(p.InstanceNo), IP: str(p.IP), Port: i32(p.Port) })),
     })),
   };
 }
 
 export function coreinfoReply(a: CoreinfoAnswer): CoreinfoReply {
   return {
-    data: mapValues(a, (proc) => ({
-      podInfos: list(proc.PodInfos).map((pi) => ({
-        annotation: str(pi.Annotation),
-        instanceNo: i32(pi.InstanceNo),
-        containers: list(pi.ContainerInfos).map((c) => ({
-          command: strings(c.Command),
-          id: str(c.ContainerId),
-          ip: str(c.ContainerIp),
-          cpu: i32(c.Cpu),
-          env: strings(c.Env),
-          expose: i32(c.Expose),
-          image: str(c.Image),
-          memory: i64(c.Memory),
-          nodeIp: str(c.NodeIp),
-          nodeName: str(c.NodeName),
-          volumes: strings(c.Volumes),
+    Data: mapValues(a, (proc) => ({
+      PodInfos: list(proc.PodInfos).map((pi) => ({
+        Annotation: str(pi.Annotation),
+        InstanceNo: i32(pi.InstanceNo),
+        Containers: list(pi.ContainerInfos).map((c) => ({
+          Command: strings(c.Command),
+          Id: str(c.ContainerId),
+          Ip: str(c.ContainerIp),
+          Cpu: i32(c.Cpu),
+          Env: strings(c.Env),
+          Expose: i32(c.Expose),
+          Image: str(c.Image),
+          Memory: i64(c.Memory),
+          NodeIp: str(c.NodeIp),
+          NodeName: str(c.NodeName),
+          Volumes: strings(c.Volumes),
         })),
-        dependencies: list(pi.Dependencies).map((d) => ({ podName: str(d.PodName), policy: i32(d.Policy) })),
+        Dependencies: list(pi.Dependencies).map((d) => ({ PodName: str(d.PodName), Policy: i32(d.Policy) })),
       })),
     })),
   };
@@ -99,18 +99,18 @@ export function coreinfoReply(a: CoreinfoAnswer): CoreinfoReply {
 
 export function proxyReply(a: ProxyAnswer): ProxyReply {
   return {
-    data: mapValues(a, (proc) => ({
-      containers: list(proc.containers).map((c) => ({ containerIp: str(c.container_ip), containerPort: i32(c.container_port) })),
+    Data: mapValues(a, (proc) => ({
+      Containers: list(proc.containers).map((c) => ({ ContainerIp: str(c.container_ip), ContainerPort: i32(c.container_port) })),
     })),
   };
 }
 
 export function webprocsReply(a: WebprocsAnswer): WebrouterWebprocsReply {
   return {
-    data: mapValues(a, (proc) => ({
-      podInfos: list(proc.PodInfos).map((pi) => ({
-        annotation: str(pi.Annotation),
-        containers: list(pi.ContainerInfos).map((c) => ({ IP: str(c.ContainerIp), expose: i32(c.Expose) })),
+    Data: mapValues(a, (proc) => ({
+      PodInfos: list(proc.PodInfos).map((pi) => ({
+        Annotation: str(pi.Annotation),
+        Containers: list(pi.ContainerInfos).map((c) => ({ IP: str(c.ContainerIp), Expose: i32(c.Expose) })),
       })),
     })),
   };
@@ -118,27 +118,27 @@ export function webprocsReply(a: WebprocsAnswer): WebrouterWebprocsReply {
 
 export function localprocsReply(a: LocalprocsAnswer): RebellionLocalprocsReply {
   return {
-    data: mapValues(a, (proc) => ({
-      podInfos: list(proc.PodInfos).map((p) => ({ annotation: str(p.Annotation), instanceNo: i32(p.InstanceNo), appVersion: str(p.AppVersion) })),
+    Data: mapValues(a, (proc) => ({
+      PodInfos: list(proc.PodInfos).map((p) => ({ Annotation: str(p.Annotation), InstanceNo: i32(p.InstanceNo), AppVersion: str(p.AppVersion) })),
     })),
   };
 }
 
 export function portsReply(a: StreamPortsAnswer): StreamrouterPortsReply {
-  return { data: list(a).map(i32) };
+  return { Data: list(a).map(i32) };
 }
 
 export function streamprocsReply(a: StreamprocsAnswer): StreamrouterStreamprocsReply {
   return {
-    data: mapValues(a, (procs) => ({
+    Data: mapValues(a, (procs) => ({
       procs: list(procs).map((p) => ({
-        name: str(p.Name),
-        upstreams: list(p.Upstreams).map((u) => ({ host: str(u.Host), instanceNo: i32(u.InstanceNo) })),
-        services: list(p.Services).map((s) => ({
-          upstreamPort: i32(s.UpstreamPort),
-          listenPort: i32(s.ListenPort),
-          send: str(s.Send),
-          expect: str(s.Expect),
+        Name: str(p.Name),
+        Upstreams: list(p.Upstreams).map((u) => ({ Host: str(u.Host), InstanceNo: i32(u.InstanceNo) })),
+        Services: list(p.Services).map((s) => ({
+          UpstreamPort: i32(s.UpstreamPort),
+          ListenPort: i32(s.ListenPort),
+          Send: str(s.Send),
+          Expect: str(s.Expect),
         })),
       })),
     })),
@@ -146,16 +146,16 @@ export function streamprocsReply(a: StreamprocsAnswer): StreamrouterStreamprocsR
 }
 
 export function appsReply(a: AppsAnswer): AppsReply {
-  return { data: mapValues(a, (app) => ({ appname: str(app.Appname) })) };
+  return { Data: mapValues(a, (app) => ({ Appname: str(app.Appname) })) };
 }
 
 export function backupctlReply(a: BackupspecAnswer): BackupctlReply {
   return {
-    data: mapValues(a, (pods) => ({
+    Data: mapValues(a, (pods) => ({
       pods: list(pods).map((p) => ({
-        annotation: str(p.Annotation),
-        instanceNo: i32(p.InstanceNo),
-        containers: list(p.Containers).map((c) => ({ id: str(c.Id), ip: str(c.Ip), nodeIp: str(c.NodeIp), nodeName: str(c.NodeName) })),
+        Annotation: str(p.Annotation),
+        InstanceNo: i32(p.InstanceNo),
+        Containers: list(p.Containers).map((c) => ({ Id: str(c.Id), Ip: str(c.Ip), NodeIp: str(c.NodeIp), NodeName: str(c.NodeName) })),
       })),
     })),
   };
@@ -163,15 +163,15 @@ export function backupctlReply(a: BackupspecAnswer): BackupctlReply {
 
 export function dependsReply(a: DependsAnswer): DependsReply {
   return {
-    data: mapValues(a, (nodes) => ({
+    Data: mapValues(a, (nodes) => ({
       nodes: mapValues(nodes, (apps) => ({
         apps: mapValues(apps, (item) => ({
-          annotation: str(item.Annotation),
-          containers: list(item.Containers).map((c) => ({
-            containerID: str(c.ContainerID),
-            nodeIP: str(c.NodeIP),
+          Annotation: str(item.Annotation),
+          Containers: list(item.Containers).map((c) => ({
+            ContainerID: str(c.ContainerID),
+            NodeIP: str(c.NodeIP),
             IP: str(c.IP),
-            port: i32(c.Port),
+            Port: i32(c.Port),
           })),
         })),
       })),
@@ -185,11 +185,11 @@ export function dependsReply(a: DependsAnswer): DependsReply {
  * server sent as an empty Value, are STRING with their JSON text, so nothing is lost.
  */
 export function nodeValue(v: unknown): NodeInfo_Value {
-  if (typeof v === 'string') return { vtype: NodeInfo_Value_ValueType.STRING, sval: v, mval: {} };
+  if (typeof v === 'string') return { Vtype: NodeInfo_Value_Type.STRING, sval: v, mval: {} };
   if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-    return { vtype: NodeInfo_Value_ValueType.MAP, sval: '', mval: mapValues(v as Record<string, unknown>, jsonText) };
+    return { Vtype: NodeInfo_Value_Type.MAP, sval: '', mval: mapValues(v as Record<string, unknown>, jsonText) };
   }
-  return { vtype: NodeInfo_Value_ValueType.STRING, sval: jsonText(v), mval: {} };
+  return { Vtype: NodeInfo_Value_Type.STRING, sval: jsonText(v), mval: {} };
 }
 
 function jsonText(v: unknown): string {
@@ -197,28 +197,29 @@ function jsonText(v: unknown): string {
 }
 
 export function nodesReply(a: NodesAnswer): NodesReply {
-  return { data: mapValues(a, (node) => ({ v: mapValues(node, nodeValue) })) };
+  return { Data: mapValues(a, (node) => ({ v: mapValues(node, nodeValue) })) };
 }
 
 export function containersReply(a: ContainersAnswer): ContainersReply {
   return {
-    data: mapValues(a, (c) => ({
-      appName: str(c.app),
-      appVersion: str(c.app_version),
-      procName: str(c.proc),
-      nodeName: str(c.nodename),
-      nodeIP: str(c.nodeip),
+    Data: mapValues(a, (c) => ({
+      AppName: str(c.app),
+      AppVersion: str(c.app_version),
+      ProcName: str(c.proc),
+      NodeName: str(c.nodename),
+      NodeIP: str(c.nodeip),
       IP: str(c.ip),
-      port: i32(c.port),
-      instanceNo: i32(c.instanceNo),
+      Port: i32(c.port),
+      InstanceNo: i32(c.instanceNo),
     })),
   };
 }
 
 export function localspecReply(a: LocalspecAnswer): LocalspecReply {
-  return { data: strings(a) };
+  // LocalIP and ip are in the contract, but the Go server never set them.
+  return { Data: strings(a), LocalIP: '', ip: '' };
 }
 
 export function appnameReply(a: AppnameAnswer): AppnameReply {
-  return { data: { appname: str(a?.appname) } };
+  return { Data: { appname: str(a?.appname) } };
 }

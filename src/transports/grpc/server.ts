@@ -38,7 +38,9 @@ export interface GrpcDeps {
   state: () => ClusterState;
   /** True once the first etcd snapshot is loaded. */
   ready: () => boolean;
+  /** Lainlet.Version: this server's own version and the API level clients can rely on (src/version.ts). */
   version: string;
+  apiVersion: string;
   logger: Logger;
   /** For Lainlet.Status: when the cluster state last changed (ms since the epoch) and its revision. */
   lastUpdate?: () => { at: number | null; revision: number };
@@ -83,12 +85,6 @@ export function loadTlsCredentials(keyFile: string, certFile: string): ServerCre
     });
   }
   return ServerCredentials.createSsl(null, [{ private_key: key, cert_chain: cert }], false);
-}
-
-/** Go's version string `2.4.3+git` -> the API version `2.4`. */
-export function apiVersion(version: string): string {
-  const m = /^v?(\d+)\.(\d+)/.exec(version);
-  return m ? `${m[1]}.${m[2]}` : 'unknown';
 }
 
 /** Lainlet.Status reports per source under the Go watcher names. */
@@ -199,7 +195,7 @@ export async function startGrpcTransport(deps: GrpcDeps, listen: GrpcListen): Pr
 
   server.addService(LainletService, {
     version: (_call: ServerUnaryCall<unknown, VersionReply>, callback: sendUnaryData<VersionReply>) =>
-      callback(null, { version: deps.version, APIVersion: apiVersion(deps.version) }),
+      callback(null, { Version: deps.version, APIVersion: deps.apiVersion }),
     status: (_call: ServerUnaryCall<unknown, StatusReply>, callback: sendUnaryData<StatusReply>) => callback(null, statusReply()),
   });
 
@@ -218,14 +214,14 @@ export async function startGrpcTransport(deps: GrpcDeps, listen: GrpcListen): Pr
     for (const source of Object.keys(WATCHER_NAMES) as Source[]) {
       const receivers = views.filter((v) => v.sources.includes(source)).reduce((n, v) => n + (counts[v.path] ?? 0), 0);
       status[WATCHER_NAMES[source]] = {
-        numReceivers: receivers,
-        updateTime: last.at === null ? 0 : Math.floor(last.at / 1000),
-        lastEvent: Buffer.from(JSON.stringify({ revision: last.revision })),
-        totalKeys: sizes[source],
+        NumReceivers: receivers,
+        UpdateTime: last.at === null ? 0 : Math.floor(last.at / 1000),
+        LastEvent: Buffer.from(JSON.stringify({ revision: last.revision })),
+        TotalKeys: sizes[source],
       };
     }
     // No goroutines here: the nearest thing is the number of open gRPC Watch streams.
-    return { goroutines: open.size, status };
+    return { Goroutines: open.size, Status: status };
   }
 
   const port = await bind(server, listen, credentials);

@@ -32,7 +32,10 @@ function viewService<P extends keyof RouteAnswers, Req, Rep>(spec: {
   name: string;
   path: P;
   definition: { get: GeneratedMethod<Req>; watch?: GeneratedMethod<Req> };
-  /** Request fields that are query parameters of the route; field and parameter share the name. */
+  /**
+   * Request fields that are query parameters of the route. The parameter is the field's name in
+   * lower case: the original proto capitalises the HTTP parameters as Go fields (`Appname`).
+   */
   fields: ReadonlyArray<keyof Req & string>;
   reply: (answer: RouteAnswers[P]) => Rep;
   type: pb.MessageFns<Rep>;
@@ -48,7 +51,7 @@ function viewService<P extends keyof RouteAnswers, Req, Rep>(spec: {
       const params = new URLSearchParams();
       for (const field of spec.fields) {
         const value = (request as Record<string, unknown> | null)?.[field];
-        if (typeof value === 'string' && value !== '') params.set(field, value);
+        if (typeof value === 'string' && value !== '') params.set(field.toLowerCase(), value);
       }
       return params;
     },
@@ -66,16 +69,16 @@ export const VIEW_SERVICES: readonly ViewService[] = [
     name: 'Backupctl',
     path: '/v2/backupspec',
     definition: pb.BackupctlService,
-    fields: ['appname'],
+    fields: ['Appname'],
     reply: convert.backupctlReply,
     type: pb.BackupctlReply,
   }),
-  viewService({ name: 'Config', path: '/v2/configwatcher', definition: pb.ConfigService, fields: ['target'], reply: convert.configReply, type: pb.ConfigReply }),
+  viewService({ name: 'Config', path: '/v2/configwatcher', definition: pb.ConfigService, fields: ['Target'], reply: convert.configReply, type: pb.ConfigReply }),
   viewService({
     name: 'Containers',
     path: '/v2/containers',
     definition: pb.ContainersService,
-    fields: ['nodename'],
+    fields: ['Nodename'],
     reply: convert.containersReply,
     type: pb.ContainersReply,
   }),
@@ -83,34 +86,34 @@ export const VIEW_SERVICES: readonly ViewService[] = [
     name: 'Coreinfo',
     path: '/v2/coreinfowatcher',
     definition: pb.CoreinfoService,
-    fields: ['appname'],
+    fields: ['Appname'],
     reply: convert.coreinfoReply,
     type: pb.CoreinfoReply,
   }),
-  viewService({ name: 'Depends', path: '/v2/depends', definition: pb.DependsService, fields: ['target'], reply: convert.dependsReply, type: pb.DependsReply }),
+  viewService({ name: 'Depends', path: '/v2/depends', definition: pb.DependsService, fields: ['Target'], reply: convert.dependsReply, type: pb.DependsReply }),
   viewService({
     name: 'Localspec',
     path: '/v2/localspecquery',
     definition: pb.LocalspecService,
-    fields: ['nodeip'],
+    fields: ['Nodeip'],
     reply: convert.localspecReply,
     type: pb.LocalspecReply,
   }),
-  viewService({ name: 'Nodes', path: '/v2/nodes', definition: pb.NodesService, fields: ['name'], reply: convert.nodesReply, type: pb.NodesReply }),
+  viewService({ name: 'Nodes', path: '/v2/nodes', definition: pb.NodesService, fields: ['Name'], reply: convert.nodesReply, type: pb.NodesReply }),
   viewService({
     name: 'Podgroup',
     path: '/v2/procwatcher',
     definition: pb.PodgroupService,
-    fields: ['appname'],
+    fields: ['Appname'],
     reply: convert.podgroupReply,
     type: pb.PodgroupReply,
   }),
-  viewService({ name: 'Proxy', path: '/v2/proxywatcher', definition: pb.ProxyService, fields: ['appname'], reply: convert.proxyReply, type: pb.ProxyReply }),
+  viewService({ name: 'Proxy', path: '/v2/proxywatcher', definition: pb.ProxyService, fields: ['Appname'], reply: convert.proxyReply, type: pb.ProxyReply }),
   viewService({
     name: 'RebellionLocalprocs',
     path: '/v2/rebellion/localprocs',
     definition: pb.RebellionLocalprocsService,
-    fields: ['appname'],
+    fields: ['Appname'],
     reply: convert.localprocsReply,
     type: pb.RebellionLocalprocsReply,
   }),
@@ -118,7 +121,7 @@ export const VIEW_SERVICES: readonly ViewService[] = [
     name: 'StreamrouterPorts',
     path: '/v2/streamrouter/ports',
     definition: pb.StreamrouterPortsService,
-    fields: ['appname'],
+    fields: ['Appname'],
     reply: convert.portsReply,
     type: pb.StreamrouterPortsReply,
   }),
@@ -126,7 +129,7 @@ export const VIEW_SERVICES: readonly ViewService[] = [
     name: 'StreamrouterStreamprocs',
     path: '/v2/streamrouter/streamprocs',
     definition: pb.StreamrouterStreamprocsService,
-    fields: ['appname'],
+    fields: ['Appname'],
     reply: convert.streamprocsReply,
     type: pb.StreamrouterStreamprocsReply,
   }),
@@ -134,7 +137,7 @@ export const VIEW_SERVICES: readonly ViewService[] = [
     name: 'WebrouterWebprocs',
     path: '/v2/webrouter/webprocs',
     definition: pb.WebrouterWebprocsService,
-    fields: ['appname'],
+    fields: ['Appname'],
     reply: convert.webprocsReply,
     type: pb.WebrouterWebprocsReply,
   }),

@@ -7,7 +7,7 @@ import type { ViewHub } from '../../views/hub.js';
 import { findView } from '../../views/index.js';
 import { ViewError, type NodeContext, type View } from '../../views/types.js';
 import type { ClusterState } from '../../state/types.js';
-import { callerIp, heartbeatSeconds, wantsWatch } from './params.js';
+import { callerIp, goQueryParams, heartbeatSeconds, wantsWatch } from './params.js';
 import { SseConnection, sseFrame } from './sse.js';
 
 export interface HttpLimits {
@@ -105,7 +105,7 @@ export function createHttpTransport(deps: HttpDeps): HttpTransport {
     const view = findView(path);
     if (!view) return plain(res, 404, '404 not found');
     if (!deps.ready()) return plain(res, 503, 'lainlet is starting: the cluster state is not loaded yet', { 'Retry-After': '1' });
-    const params = url.searchParams;
+    const params = goQueryParams(target);
     // Watching is a /v2/ feature; Go answers `/appname?watch=1` as a plain GET.
     if (path.startsWith('/v2/') && wantsWatch(params)) return watch(view, params, req, res);
 

@@ -26,13 +26,14 @@ export const protobufPackage = "message";
 export const protobufFileName = "message.proto";
 
 /**
- * lainlet's gRPC API: the wire contract of the Go lainlet's `message/message.proto`
+ * lainlet's gRPC API: the wire contract of the Go lainlet 2.4.3's `message/message.proto`
  * (github.com/laincloud/lainlet, package `message`), written anew for this implementation.
  *
- * Package, service, method and message names, field types and field numbers are those of the
- * Go lainlet's generated code (its endpoints and grpcclient packages use these names), so a
- * client generated from the original file talks to this server unchanged, and a client
- * generated from this file talks to the Go server.
+ * Checked field by field against the original file: package, service, method, message, enum and
+ * field names (capitalised as the Go code spells them: `Appname`, `Data`, `InstanceNo`), field
+ * numbers and types are the original's, so a client generated from either file talks to the Go
+ * server and to this one alike, on the wire and through JSON mapping or reflection.
+ * test/unit/proto-contract.test.ts holds the original's field table and fails on any drift.
  *
  * Every Watch sends the current answer first, then one message per change of that answer.
  * Each reply carries the same data as the matching HTTP route of the v2 API (noted per
@@ -43,23 +44,31 @@ export interface EmptyRequest {
 }
 
 export interface VersionReply {
-  version: string;
+  /**
+   * This server's own version, e.g. `3.0.0`, the same string as HTTP /version (the Go binary
+   * answered `2.4.3+git`).
+   */
+  Version: string;
+  /**
+   * The API level a client can rely on, `<major>.<minor>` of the Go lainlet whose API this
+   * server reproduces (`2.4`); it changes only when the API does.
+   */
   APIVersion: string;
 }
 
 export interface WatcherStatus {
-  numReceivers: number;
+  NumReceivers: number;
   /** Unix seconds of the source's last update. */
-  updateTime: number;
+  UpdateTime: number;
   /** The source's last event, as JSON. */
-  lastEvent: Buffer;
-  totalKeys: number;
+  LastEvent: Buffer;
+  TotalKeys: number;
 }
 
 export interface StatusReply {
-  goroutines: number;
+  Goroutines: number;
   /** One entry per data source (configwatcher, podgroupwatcher, ...). */
-  status: { [key: string]: WatcherStatus };
+  Status: { [key: string]: WatcherStatus };
 }
 
 export interface StatusReply_StatusEntry {
@@ -74,7 +83,7 @@ export interface AppnameRequest {
 
 export interface AppnameReply {
   /** {"appname": "<app>"} */
-  data: { [key: string]: string };
+  Data: { [key: string]: string };
 }
 
 export interface AppnameReply_DataEntry {
@@ -86,11 +95,11 @@ export interface AppsRequest {
 }
 
 export interface AppInfo {
-  appname: string;
+  Appname: string;
 }
 
 export interface AppsReply {
-  data: { [key: string]: AppInfo };
+  Data: { [key: string]: AppInfo };
 }
 
 export interface AppsReply_DataEntry {
@@ -99,25 +108,25 @@ export interface AppsReply_DataEntry {
 }
 
 export interface BackupctlRequest {
-  appname: string;
+  Appname: string;
 }
 
 export interface ContainerForBackupctl {
-  id: string;
-  ip: string;
-  nodeIp: string;
-  nodeName: string;
+  Id: string;
+  Ip: string;
+  NodeIp: string;
+  NodeName: string;
 }
 
 export interface PodInfoForBackupctl {
-  annotation: string;
-  instanceNo: number;
-  containers: ContainerForBackupctl[];
+  Annotation: string;
+  Containers: ContainerForBackupctl[];
+  InstanceNo: number;
 }
 
 export interface BackupctlReply {
   /** proc name -> its pods */
-  data: { [key: string]: BackupctlReply_PodInfoList };
+  Data: { [key: string]: BackupctlReply_PodInfoList };
 }
 
 export interface BackupctlReply_PodInfoList {
@@ -130,11 +139,11 @@ export interface BackupctlReply_DataEntry {
 }
 
 export interface ConfigRequest {
-  target: string;
+  Target: string;
 }
 
 export interface ConfigReply {
-  data: { [key: string]: string };
+  Data: { [key: string]: string };
 }
 
 export interface ConfigReply_DataEntry {
@@ -143,23 +152,23 @@ export interface ConfigReply_DataEntry {
 }
 
 export interface ContainersRequest {
-  nodename: string;
+  Nodename: string;
 }
 
 export interface Info {
-  appName: string;
-  appVersion: string;
-  procName: string;
-  nodeName: string;
-  nodeIP: string;
+  AppName: string;
+  AppVersion: string;
+  ProcName: string;
+  NodeName: string;
+  NodeIP: string;
   IP: string;
-  port: number;
-  instanceNo: number;
+  Port: number;
+  InstanceNo: number;
 }
 
 export interface ContainersReply {
   /** "<nodename>/<containerid>" and "<nodeip>/<containerid>" -> the container */
-  data: { [key: string]: Info };
+  Data: { [key: string]: Info };
 }
 
 export interface ContainersReply_DataEntry {
@@ -168,42 +177,42 @@ export interface ContainersReply_DataEntry {
 }
 
 export interface CoreinfoRequest {
-  appname: string;
+  Appname: string;
 }
 
 export interface Container {
-  command: string[];
-  id: string;
-  ip: string;
-  cpu: number;
-  env: string[];
-  expose: number;
-  image: string;
-  memory: number;
-  nodeIp: string;
-  nodeName: string;
-  volumes: string[];
+  Command: string[];
+  Id: string;
+  Ip: string;
+  Cpu: number;
+  Env: string[];
+  Expose: number;
+  Image: string;
+  Memory: number;
+  NodeIp: string;
+  NodeName: string;
+  Volumes: string[];
 }
 
 export interface Dependency {
-  podName: string;
-  policy: number;
+  PodName: string;
+  Policy: number;
 }
 
 export interface PodInfo {
-  annotation: string;
-  instanceNo: number;
-  containers: Container[];
-  dependencies: Dependency[];
+  Annotation: string;
+  Containers: Container[];
+  Dependencies: Dependency[];
+  InstanceNo: number;
 }
 
 export interface CoreInfo {
-  podInfos: PodInfo[];
+  PodInfos: PodInfo[];
 }
 
 export interface CoreinfoReply {
   /** proc name -> its pods */
-  data: { [key: string]: CoreInfo };
+  Data: { [key: string]: CoreInfo };
 }
 
 export interface CoreinfoReply_DataEntry {
@@ -212,19 +221,19 @@ export interface CoreinfoReply_DataEntry {
 }
 
 export interface DependsRequest {
-  target: string;
+  Target: string;
 }
 
 export interface ContainerInfo {
-  containerID: string;
-  nodeIP: string;
+  ContainerID: string;
+  NodeIP: string;
   IP: string;
-  port: number;
+  Port: number;
 }
 
 export interface DependsItem {
-  annotation: string;
-  containers: ContainerInfo[];
+  Annotation: string;
+  Containers: ContainerInfo[];
 }
 
 export interface DependsAppMap {
@@ -249,7 +258,7 @@ export interface DependsNodeMap_NodesEntry {
 
 export interface DependsReply {
   /** depends pod name -> nodes */
-  data: { [key: string]: DependsNodeMap };
+  Data: { [key: string]: DependsNodeMap };
 }
 
 export interface DependsReply_DataEntry {
@@ -259,16 +268,19 @@ export interface DependsReply_DataEntry {
 
 export interface LocalspecRequest {
   /** Default: the server's -ip. */
-  nodeip: string;
+  Nodeip: string;
 }
 
 export interface LocalspecReply {
   /** "<app>/<procname>", distinct */
-  data: string[];
+  Data: string[];
+  /** In the original contract but never set by the Go server; left empty here too. */
+  LocalIP: string;
+  ip: string;
 }
 
 export interface NodesRequest {
-  name: string;
+  Name: string;
 }
 
 export interface NodeInfo {
@@ -276,13 +288,17 @@ export interface NodeInfo {
   v: { [key: string]: NodeInfo_Value };
 }
 
+/**
+ * One member of a node's JSON object: a string (STRING, in sval) or an object (MAP, its
+ * members in mval).
+ */
 export interface NodeInfo_Value {
-  vtype: NodeInfo_Value_ValueType;
+  Vtype: NodeInfo_Value_Type;
   sval: string;
   mval: { [key: string]: string };
 }
 
-export enum NodeInfo_Value_ValueType {
+export enum NodeInfo_Value_Type {
   STRING = 0,
   MAP = 1,
   UNRECOGNIZED = -1,
@@ -300,7 +316,7 @@ export interface NodeInfo_VEntry {
 
 export interface NodesReply {
   /** "<name>:<ip>:<port>" -> the node */
-  data: { [key: string]: NodeInfo };
+  Data: { [key: string]: NodeInfo };
 }
 
 export interface NodesReply_DataEntry {
@@ -310,39 +326,39 @@ export interface NodesReply_DataEntry {
 
 export interface PodgroupRequest {
   /** Required. */
-  appname: string;
+  Appname: string;
 }
 
 export interface Pod {
-  procName: string;
-  instanceNo: number;
+  InstanceNo: number;
   IP: string;
-  port: number;
+  Port: number;
+  ProcName: string;
 }
 
 export interface PodGroup {
-  pods: Pod[];
+  Pods: Pod[];
 }
 
 export interface PodgroupReply {
-  data: PodGroup[];
+  Data: PodGroup[];
 }
 
 export interface ProxyRequest {
-  appname: string;
+  Appname: string;
 }
 
 export interface ContainerForProxy {
-  containerIp: string;
-  containerPort: number;
+  ContainerIp: string;
+  ContainerPort: number;
 }
 
 export interface ProcInfo {
-  containers: ContainerForProxy[];
+  Containers: ContainerForProxy[];
 }
 
 export interface ProxyReply {
-  data: { [key: string]: ProcInfo };
+  Data: { [key: string]: ProcInfo };
 }
 
 export interface ProxyReply_DataEntry {
@@ -351,21 +367,21 @@ export interface ProxyReply_DataEntry {
 }
 
 export interface RebellionLocalprocsRequest {
-  appname: string;
+  Appname: string;
 }
 
 export interface PodInfoForRebellion {
-  annotation: string;
-  instanceNo: number;
-  appVersion: string;
+  Annotation: string;
+  AppVersion: string;
+  InstanceNo: number;
 }
 
 export interface CoreInfoForRebellion {
-  podInfos: PodInfoForRebellion[];
+  PodInfos: PodInfoForRebellion[];
 }
 
 export interface RebellionLocalprocsReply {
-  data: { [key: string]: CoreInfoForRebellion };
+  Data: { [key: string]: CoreInfoForRebellion };
 }
 
 export interface RebellionLocalprocsReply_DataEntry {
@@ -373,46 +389,35 @@ export interface RebellionLocalprocsReply_DataEntry {
   value: CoreInfoForRebellion | undefined;
 }
 
-/** A stream proc's annotation (JSON in the pod spec): {"ports":[{"srcport":n,"dstport":n,"proto":s}]}. */
-export interface StreamPort {
-  srcport: number;
-  dstport: number;
-  proto: string;
-}
-
-export interface Annotation {
-  ports: StreamPort[];
-}
-
 export interface StreamrouterPortsRequest {
-  appname: string;
+  Appname: string;
 }
 
 export interface StreamrouterPortsReply {
   /** sorted listen ports */
-  data: number[];
+  Data: number[];
 }
 
 export interface StreamrouterStreamprocsRequest {
-  appname: string;
+  Appname: string;
 }
 
 export interface StreamUpstream {
-  host: string;
-  instanceNo: number;
+  Host: string;
+  InstanceNo: number;
 }
 
 export interface StreamService {
-  upstreamPort: number;
-  listenPort: number;
-  send: string;
-  expect: string;
+  UpstreamPort: number;
+  ListenPort: number;
+  Send: string;
+  Expect: string;
 }
 
 export interface StreamProc {
-  name: string;
-  upstreams: StreamUpstream[];
-  services: StreamService[];
+  Name: string;
+  Upstreams: StreamUpstream[];
+  Services: StreamService[];
 }
 
 export interface StreamProcList {
@@ -421,7 +426,7 @@ export interface StreamProcList {
 
 export interface StreamrouterStreamprocsReply {
   /** app -> its stream procs */
-  data: { [key: string]: StreamProcList };
+  Data: { [key: string]: StreamProcList };
 }
 
 export interface StreamrouterStreamprocsReply_DataEntry {
@@ -429,26 +434,40 @@ export interface StreamrouterStreamprocsReply_DataEntry {
   value: StreamProcList | undefined;
 }
 
+/**
+ * A stream proc's annotation (JSON in the pod spec), {"ports":[{"srcport":n,"dstport":n,
+ * "proto":s}]}: part of the contract though no reply carries it.
+ */
+export interface Port {
+  Srcport: number;
+  Dstport: number;
+  Proto: string;
+}
+
+export interface Annotation {
+  Ports: Port[];
+}
+
 export interface WebrouterWebprocsRequest {
-  appname: string;
+  Appname: string;
 }
 
 export interface ContainerForWebrouter {
   IP: string;
-  expose: number;
+  Expose: number;
 }
 
 export interface PodInfoForWebrouter {
-  annotation: string;
-  containers: ContainerForWebrouter[];
+  Annotation: string;
+  Containers: ContainerForWebrouter[];
 }
 
 export interface CoreInfoForWebrouter {
-  podInfos: PodInfoForWebrouter[];
+  PodInfos: PodInfoForWebrouter[];
 }
 
 export interface WebrouterWebprocsReply {
-  data: { [key: string]: CoreInfoForWebrouter };
+  Data: { [key: string]: CoreInfoForWebrouter };
 }
 
 export interface WebrouterWebprocsReply_DataEntry {
@@ -500,13 +519,13 @@ export const EmptyRequest: MessageFns<EmptyRequest> = {
 };
 
 function createBaseVersionReply(): VersionReply {
-  return { version: "", APIVersion: "" };
+  return { Version: "", APIVersion: "" };
 }
 
 export const VersionReply: MessageFns<VersionReply> = {
   encode(message: VersionReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.version !== "") {
-      writer.uint32(10).string(message.version);
+    if (message.Version !== "") {
+      writer.uint32(10).string(message.Version);
     }
     if (message.APIVersion !== "") {
       writer.uint32(18).string(message.APIVersion);
@@ -532,7 +551,7 @@ export const VersionReply: MessageFns<VersionReply> = {
               break;
             }
 
-            message.version = reader.string();
+            message.Version = reader.string();
             continue;
           }
           case 2: {
@@ -560,29 +579,29 @@ export const VersionReply: MessageFns<VersionReply> = {
   },
   fromPartial<I extends Exact<DeepPartial<VersionReply>, I>>(object: I): VersionReply {
     const message = createBaseVersionReply();
-    message.version = object.version ?? "";
+    message.Version = object.Version ?? "";
     message.APIVersion = object.APIVersion ?? "";
     return message;
   },
 };
 
 function createBaseWatcherStatus(): WatcherStatus {
-  return { numReceivers: 0, updateTime: 0, lastEvent: Buffer.alloc(0), totalKeys: 0 };
+  return { NumReceivers: 0, UpdateTime: 0, LastEvent: Buffer.alloc(0), TotalKeys: 0 };
 }
 
 export const WatcherStatus: MessageFns<WatcherStatus> = {
   encode(message: WatcherStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.numReceivers !== 0) {
-      writer.uint32(8).int32(message.numReceivers);
+    if (message.NumReceivers !== 0) {
+      writer.uint32(8).int32(message.NumReceivers);
     }
-    if (message.updateTime !== 0) {
-      writer.uint32(16).int64(message.updateTime);
+    if (message.UpdateTime !== 0) {
+      writer.uint32(16).int64(message.UpdateTime);
     }
-    if (message.lastEvent.length !== 0) {
-      writer.uint32(26).bytes(message.lastEvent);
+    if (message.LastEvent.length !== 0) {
+      writer.uint32(26).bytes(message.LastEvent);
     }
-    if (message.totalKeys !== 0) {
-      writer.uint32(32).int32(message.totalKeys);
+    if (message.TotalKeys !== 0) {
+      writer.uint32(32).int32(message.TotalKeys);
     }
     return writer;
   },
@@ -605,7 +624,7 @@ export const WatcherStatus: MessageFns<WatcherStatus> = {
               break;
             }
 
-            message.numReceivers = reader.int32();
+            message.NumReceivers = reader.int32();
             continue;
           }
           case 2: {
@@ -613,7 +632,7 @@ export const WatcherStatus: MessageFns<WatcherStatus> = {
               break;
             }
 
-            message.updateTime = longToNumber(reader.int64());
+            message.UpdateTime = longToNumber(reader.int64());
             continue;
           }
           case 3: {
@@ -621,7 +640,7 @@ export const WatcherStatus: MessageFns<WatcherStatus> = {
               break;
             }
 
-            message.lastEvent = Buffer.from(reader.bytes());
+            message.LastEvent = Buffer.from(reader.bytes());
             continue;
           }
           case 4: {
@@ -629,7 +648,7 @@ export const WatcherStatus: MessageFns<WatcherStatus> = {
               break;
             }
 
-            message.totalKeys = reader.int32();
+            message.TotalKeys = reader.int32();
             continue;
           }
         }
@@ -649,24 +668,24 @@ export const WatcherStatus: MessageFns<WatcherStatus> = {
   },
   fromPartial<I extends Exact<DeepPartial<WatcherStatus>, I>>(object: I): WatcherStatus {
     const message = createBaseWatcherStatus();
-    message.numReceivers = object.numReceivers ?? 0;
-    message.updateTime = object.updateTime ?? 0;
-    message.lastEvent = object.lastEvent ?? Buffer.alloc(0);
-    message.totalKeys = object.totalKeys ?? 0;
+    message.NumReceivers = object.NumReceivers ?? 0;
+    message.UpdateTime = object.UpdateTime ?? 0;
+    message.LastEvent = object.LastEvent ?? Buffer.alloc(0);
+    message.TotalKeys = object.TotalKeys ?? 0;
     return message;
   },
 };
 
 function createBaseStatusReply(): StatusReply {
-  return { goroutines: 0, status: {} };
+  return { Goroutines: 0, Status: {} };
 }
 
 export const StatusReply: MessageFns<StatusReply> = {
   encode(message: StatusReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.goroutines !== 0) {
-      writer.uint32(8).int32(message.goroutines);
+    if (message.Goroutines !== 0) {
+      writer.uint32(8).int32(message.Goroutines);
     }
-    globalThis.Object.entries(message.status).forEach(([key, value]: [string, WatcherStatus]) => {
+    globalThis.Object.entries(message.Status).forEach(([key, value]: [string, WatcherStatus]) => {
       StatusReply_StatusEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
     });
     return writer;
@@ -690,7 +709,7 @@ export const StatusReply: MessageFns<StatusReply> = {
               break;
             }
 
-            message.goroutines = reader.int32();
+            message.Goroutines = reader.int32();
             continue;
           }
           case 2: {
@@ -700,7 +719,7 @@ export const StatusReply: MessageFns<StatusReply> = {
 
             const entry2 = StatusReply_StatusEntry.decode(reader, reader.uint32());
             if (entry2.value !== undefined) {
-              message.status[entry2.key] = entry2.value;
+              message.Status[entry2.key] = entry2.value;
             }
             continue;
           }
@@ -721,8 +740,8 @@ export const StatusReply: MessageFns<StatusReply> = {
   },
   fromPartial<I extends Exact<DeepPartial<StatusReply>, I>>(object: I): StatusReply {
     const message = createBaseStatusReply();
-    message.goroutines = object.goroutines ?? 0;
-    message.status = (globalThis.Object.entries(object.status ?? {}) as [string, WatcherStatus][]).reduce(
+    message.Goroutines = object.Goroutines ?? 0;
+    message.Status = (globalThis.Object.entries(object.Status ?? {}) as [string, WatcherStatus][]).reduce(
       (acc: { [key: string]: WatcherStatus }, [key, value]: [string, WatcherStatus]) => {
         if (value !== undefined) {
           acc[key] = WatcherStatus.fromPartial(value);
@@ -860,12 +879,12 @@ export const AppnameRequest: MessageFns<AppnameRequest> = {
 };
 
 function createBaseAppnameReply(): AppnameReply {
-  return { data: {} };
+  return { Data: {} };
 }
 
 export const AppnameReply: MessageFns<AppnameReply> = {
   encode(message: AppnameReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    globalThis.Object.entries(message.data).forEach(([key, value]: [string, string]) => {
+    globalThis.Object.entries(message.Data).forEach(([key, value]: [string, string]) => {
       AppnameReply_DataEntry.encode({ key: key as any, value }, writer.uint32(10).fork()).join();
     });
     return writer;
@@ -891,7 +910,7 @@ export const AppnameReply: MessageFns<AppnameReply> = {
 
             const entry1 = AppnameReply_DataEntry.decode(reader, reader.uint32());
             if (entry1.value !== undefined) {
-              message.data[entry1.key] = entry1.value;
+              message.Data[entry1.key] = entry1.value;
             }
             continue;
           }
@@ -912,7 +931,7 @@ export const AppnameReply: MessageFns<AppnameReply> = {
   },
   fromPartial<I extends Exact<DeepPartial<AppnameReply>, I>>(object: I): AppnameReply {
     const message = createBaseAppnameReply();
-    message.data = (globalThis.Object.entries(object.data ?? {}) as [string, string][]).reduce(
+    message.Data = (globalThis.Object.entries(object.Data ?? {}) as [string, string][]).reduce(
       (acc: { [key: string]: string }, [key, value]: [string, string]) => {
         if (value !== undefined) {
           acc[key] = globalThis.String(value);
@@ -1036,13 +1055,13 @@ export const AppsRequest: MessageFns<AppsRequest> = {
 };
 
 function createBaseAppInfo(): AppInfo {
-  return { appname: "" };
+  return { Appname: "" };
 }
 
 export const AppInfo: MessageFns<AppInfo> = {
   encode(message: AppInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.appname !== "") {
-      writer.uint32(10).string(message.appname);
+    if (message.Appname !== "") {
+      writer.uint32(10).string(message.Appname);
     }
     return writer;
   },
@@ -1065,7 +1084,7 @@ export const AppInfo: MessageFns<AppInfo> = {
               break;
             }
 
-            message.appname = reader.string();
+            message.Appname = reader.string();
             continue;
           }
         }
@@ -1085,18 +1104,18 @@ export const AppInfo: MessageFns<AppInfo> = {
   },
   fromPartial<I extends Exact<DeepPartial<AppInfo>, I>>(object: I): AppInfo {
     const message = createBaseAppInfo();
-    message.appname = object.appname ?? "";
+    message.Appname = object.Appname ?? "";
     return message;
   },
 };
 
 function createBaseAppsReply(): AppsReply {
-  return { data: {} };
+  return { Data: {} };
 }
 
 export const AppsReply: MessageFns<AppsReply> = {
   encode(message: AppsReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    globalThis.Object.entries(message.data).forEach(([key, value]: [string, AppInfo]) => {
+    globalThis.Object.entries(message.Data).forEach(([key, value]: [string, AppInfo]) => {
       AppsReply_DataEntry.encode({ key: key as any, value }, writer.uint32(10).fork()).join();
     });
     return writer;
@@ -1122,7 +1141,7 @@ export const AppsReply: MessageFns<AppsReply> = {
 
             const entry1 = AppsReply_DataEntry.decode(reader, reader.uint32());
             if (entry1.value !== undefined) {
-              message.data[entry1.key] = entry1.value;
+              message.Data[entry1.key] = entry1.value;
             }
             continue;
           }
@@ -1143,7 +1162,7 @@ export const AppsReply: MessageFns<AppsReply> = {
   },
   fromPartial<I extends Exact<DeepPartial<AppsReply>, I>>(object: I): AppsReply {
     const message = createBaseAppsReply();
-    message.data = (globalThis.Object.entries(object.data ?? {}) as [string, AppInfo][]).reduce(
+    message.Data = (globalThis.Object.entries(object.Data ?? {}) as [string, AppInfo][]).reduce(
       (acc: { [key: string]: AppInfo }, [key, value]: [string, AppInfo]) => {
         if (value !== undefined) {
           acc[key] = AppInfo.fromPartial(value);
@@ -1226,13 +1245,13 @@ export const AppsReply_DataEntry: MessageFns<AppsReply_DataEntry> = {
 };
 
 function createBaseBackupctlRequest(): BackupctlRequest {
-  return { appname: "" };
+  return { Appname: "" };
 }
 
 export const BackupctlRequest: MessageFns<BackupctlRequest> = {
   encode(message: BackupctlRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.appname !== "") {
-      writer.uint32(10).string(message.appname);
+    if (message.Appname !== "") {
+      writer.uint32(10).string(message.Appname);
     }
     return writer;
   },
@@ -1255,7 +1274,7 @@ export const BackupctlRequest: MessageFns<BackupctlRequest> = {
               break;
             }
 
-            message.appname = reader.string();
+            message.Appname = reader.string();
             continue;
           }
         }
@@ -1275,28 +1294,28 @@ export const BackupctlRequest: MessageFns<BackupctlRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<BackupctlRequest>, I>>(object: I): BackupctlRequest {
     const message = createBaseBackupctlRequest();
-    message.appname = object.appname ?? "";
+    message.Appname = object.Appname ?? "";
     return message;
   },
 };
 
 function createBaseContainerForBackupctl(): ContainerForBackupctl {
-  return { id: "", ip: "", nodeIp: "", nodeName: "" };
+  return { Id: "", Ip: "", NodeIp: "", NodeName: "" };
 }
 
 export const ContainerForBackupctl: MessageFns<ContainerForBackupctl> = {
   encode(message: ContainerForBackupctl, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.id !== "") {
-      writer.uint32(10).string(message.id);
+    if (message.Id !== "") {
+      writer.uint32(10).string(message.Id);
     }
-    if (message.ip !== "") {
-      writer.uint32(18).string(message.ip);
+    if (message.Ip !== "") {
+      writer.uint32(18).string(message.Ip);
     }
-    if (message.nodeIp !== "") {
-      writer.uint32(26).string(message.nodeIp);
+    if (message.NodeIp !== "") {
+      writer.uint32(26).string(message.NodeIp);
     }
-    if (message.nodeName !== "") {
-      writer.uint32(34).string(message.nodeName);
+    if (message.NodeName !== "") {
+      writer.uint32(34).string(message.NodeName);
     }
     return writer;
   },
@@ -1319,7 +1338,7 @@ export const ContainerForBackupctl: MessageFns<ContainerForBackupctl> = {
               break;
             }
 
-            message.id = reader.string();
+            message.Id = reader.string();
             continue;
           }
           case 2: {
@@ -1327,7 +1346,7 @@ export const ContainerForBackupctl: MessageFns<ContainerForBackupctl> = {
               break;
             }
 
-            message.ip = reader.string();
+            message.Ip = reader.string();
             continue;
           }
           case 3: {
@@ -1335,7 +1354,7 @@ export const ContainerForBackupctl: MessageFns<ContainerForBackupctl> = {
               break;
             }
 
-            message.nodeIp = reader.string();
+            message.NodeIp = reader.string();
             continue;
           }
           case 4: {
@@ -1343,7 +1362,7 @@ export const ContainerForBackupctl: MessageFns<ContainerForBackupctl> = {
               break;
             }
 
-            message.nodeName = reader.string();
+            message.NodeName = reader.string();
             continue;
           }
         }
@@ -1363,28 +1382,28 @@ export const ContainerForBackupctl: MessageFns<ContainerForBackupctl> = {
   },
   fromPartial<I extends Exact<DeepPartial<ContainerForBackupctl>, I>>(object: I): ContainerForBackupctl {
     const message = createBaseContainerForBackupctl();
-    message.id = object.id ?? "";
-    message.ip = object.ip ?? "";
-    message.nodeIp = object.nodeIp ?? "";
-    message.nodeName = object.nodeName ?? "";
+    message.Id = object.Id ?? "";
+    message.Ip = object.Ip ?? "";
+    message.NodeIp = object.NodeIp ?? "";
+    message.NodeName = object.NodeName ?? "";
     return message;
   },
 };
 
 function createBasePodInfoForBackupctl(): PodInfoForBackupctl {
-  return { annotation: "", instanceNo: 0, containers: [] };
+  return { Annotation: "", Containers: [], InstanceNo: 0 };
 }
 
 export const PodInfoForBackupctl: MessageFns<PodInfoForBackupctl> = {
   encode(message: PodInfoForBackupctl, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.annotation !== "") {
-      writer.uint32(10).string(message.annotation);
+    if (message.Annotation !== "") {
+      writer.uint32(10).string(message.Annotation);
     }
-    if (message.instanceNo !== 0) {
-      writer.uint32(16).int32(message.instanceNo);
+    for (const v of message.Containers) {
+      ContainerForBackupctl.encode(v!, writer.uint32(18).fork()).join();
     }
-    for (const v of message.containers) {
-      ContainerForBackupctl.encode(v!, writer.uint32(26).fork()).join();
+    if (message.InstanceNo !== 0) {
+      writer.uint32(24).int32(message.InstanceNo);
     }
     return writer;
   },
@@ -1407,23 +1426,23 @@ export const PodInfoForBackupctl: MessageFns<PodInfoForBackupctl> = {
               break;
             }
 
-            message.annotation = reader.string();
+            message.Annotation = reader.string();
             continue;
           }
           case 2: {
-            if (tag !== 16) {
+            if (tag !== 18) {
               break;
             }
 
-            message.instanceNo = reader.int32();
+            message.Containers.push(ContainerForBackupctl.decode(reader, reader.uint32()));
             continue;
           }
           case 3: {
-            if (tag !== 26) {
+            if (tag !== 24) {
               break;
             }
 
-            message.containers.push(ContainerForBackupctl.decode(reader, reader.uint32()));
+            message.InstanceNo = reader.int32();
             continue;
           }
         }
@@ -1443,20 +1462,20 @@ export const PodInfoForBackupctl: MessageFns<PodInfoForBackupctl> = {
   },
   fromPartial<I extends Exact<DeepPartial<PodInfoForBackupctl>, I>>(object: I): PodInfoForBackupctl {
     const message = createBasePodInfoForBackupctl();
-    message.annotation = object.annotation ?? "";
-    message.instanceNo = object.instanceNo ?? 0;
-    message.containers = object.containers?.map((e) => ContainerForBackupctl.fromPartial(e)) || [];
+    message.Annotation = object.Annotation ?? "";
+    message.Containers = object.Containers?.map((e) => ContainerForBackupctl.fromPartial(e)) || [];
+    message.InstanceNo = object.InstanceNo ?? 0;
     return message;
   },
 };
 
 function createBaseBackupctlReply(): BackupctlReply {
-  return { data: {} };
+  return { Data: {} };
 }
 
 export const BackupctlReply: MessageFns<BackupctlReply> = {
   encode(message: BackupctlReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    globalThis.Object.entries(message.data).forEach(([key, value]: [string, BackupctlReply_PodInfoList]) => {
+    globalThis.Object.entries(message.Data).forEach(([key, value]: [string, BackupctlReply_PodInfoList]) => {
       BackupctlReply_DataEntry.encode({ key: key as any, value }, writer.uint32(10).fork()).join();
     });
     return writer;
@@ -1482,7 +1501,7 @@ export const BackupctlReply: MessageFns<BackupctlReply> = {
 
             const entry1 = BackupctlReply_DataEntry.decode(reader, reader.uint32());
             if (entry1.value !== undefined) {
-              message.data[entry1.key] = entry1.value;
+              message.Data[entry1.key] = entry1.value;
             }
             continue;
           }
@@ -1503,7 +1522,7 @@ export const BackupctlReply: MessageFns<BackupctlReply> = {
   },
   fromPartial<I extends Exact<DeepPartial<BackupctlReply>, I>>(object: I): BackupctlReply {
     const message = createBaseBackupctlReply();
-    message.data = (globalThis.Object.entries(object.data ?? {}) as [string, BackupctlReply_PodInfoList][]).reduce(
+    message.Data = (globalThis.Object.entries(object.Data ?? {}) as [string, BackupctlReply_PodInfoList][]).reduce(
       (acc: { [key: string]: BackupctlReply_PodInfoList }, [key, value]: [string, BackupctlReply_PodInfoList]) => {
         if (value !== undefined) {
           acc[key] = BackupctlReply_PodInfoList.fromPartial(value);
@@ -1641,13 +1660,13 @@ export const BackupctlReply_DataEntry: MessageFns<BackupctlReply_DataEntry> = {
 };
 
 function createBaseConfigRequest(): ConfigRequest {
-  return { target: "" };
+  return { Target: "" };
 }
 
 export const ConfigRequest: MessageFns<ConfigRequest> = {
   encode(message: ConfigRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.target !== "") {
-      writer.uint32(10).string(message.target);
+    if (message.Target !== "") {
+      writer.uint32(10).string(message.Target);
     }
     return writer;
   },
@@ -1670,7 +1689,7 @@ export const ConfigRequest: MessageFns<ConfigRequest> = {
               break;
             }
 
-            message.target = reader.string();
+            message.Target = reader.string();
             continue;
           }
         }
@@ -1690,18 +1709,18 @@ export const ConfigRequest: MessageFns<ConfigRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<ConfigRequest>, I>>(object: I): ConfigRequest {
     const message = createBaseConfigRequest();
-    message.target = object.target ?? "";
+    message.Target = object.Target ?? "";
     return message;
   },
 };
 
 function createBaseConfigReply(): ConfigReply {
-  return { data: {} };
+  return { Data: {} };
 }
 
 export const ConfigReply: MessageFns<ConfigReply> = {
   encode(message: ConfigReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    globalThis.Object.entries(message.data).forEach(([key, value]: [string, string]) => {
+    globalThis.Object.entries(message.Data).forEach(([key, value]: [string, string]) => {
       ConfigReply_DataEntry.encode({ key: key as any, value }, writer.uint32(10).fork()).join();
     });
     return writer;
@@ -1727,7 +1746,7 @@ export const ConfigReply: MessageFns<ConfigReply> = {
 
             const entry1 = ConfigReply_DataEntry.decode(reader, reader.uint32());
             if (entry1.value !== undefined) {
-              message.data[entry1.key] = entry1.value;
+              message.Data[entry1.key] = entry1.value;
             }
             continue;
           }
@@ -1748,7 +1767,7 @@ export const ConfigReply: MessageFns<ConfigReply> = {
   },
   fromPartial<I extends Exact<DeepPartial<ConfigReply>, I>>(object: I): ConfigReply {
     const message = createBaseConfigReply();
-    message.data = (globalThis.Object.entries(object.data ?? {}) as [string, string][]).reduce(
+    message.Data = (globalThis.Object.entries(object.Data ?? {}) as [string, string][]).reduce(
       (acc: { [key: string]: string }, [key, value]: [string, string]) => {
         if (value !== undefined) {
           acc[key] = globalThis.String(value);
@@ -1829,13 +1848,13 @@ export const ConfigReply_DataEntry: MessageFns<ConfigReply_DataEntry> = {
 };
 
 function createBaseContainersRequest(): ContainersRequest {
-  return { nodename: "" };
+  return { Nodename: "" };
 }
 
 export const ContainersRequest: MessageFns<ContainersRequest> = {
   encode(message: ContainersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.nodename !== "") {
-      writer.uint32(10).string(message.nodename);
+    if (message.Nodename !== "") {
+      writer.uint32(10).string(message.Nodename);
     }
     return writer;
   },
@@ -1858,7 +1877,7 @@ export const ContainersRequest: MessageFns<ContainersRequest> = {
               break;
             }
 
-            message.nodename = reader.string();
+            message.Nodename = reader.string();
             continue;
           }
         }
@@ -1878,40 +1897,40 @@ export const ContainersRequest: MessageFns<ContainersRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<ContainersRequest>, I>>(object: I): ContainersRequest {
     const message = createBaseContainersRequest();
-    message.nodename = object.nodename ?? "";
+    message.Nodename = object.Nodename ?? "";
     return message;
   },
 };
 
 function createBaseInfo(): Info {
-  return { appName: "", appVersion: "", procName: "", nodeName: "", nodeIP: "", IP: "", port: 0, instanceNo: 0 };
+  return { AppName: "", AppVersion: "", ProcName: "", NodeName: "", NodeIP: "", IP: "", Port: 0, InstanceNo: 0 };
 }
 
 export const Info: MessageFns<Info> = {
   encode(message: Info, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.appName !== "") {
-      writer.uint32(10).string(message.appName);
+    if (message.AppName !== "") {
+      writer.uint32(10).string(message.AppName);
     }
-    if (message.appVersion !== "") {
-      writer.uint32(18).string(message.appVersion);
+    if (message.AppVersion !== "") {
+      writer.uint32(18).string(message.AppVersion);
     }
-    if (message.procName !== "") {
-      writer.uint32(26).string(message.procName);
+    if (message.ProcName !== "") {
+      writer.uint32(26).string(message.ProcName);
     }
-    if (message.nodeName !== "") {
-      writer.uint32(34).string(message.nodeName);
+    if (message.NodeName !== "") {
+      writer.uint32(34).string(message.NodeName);
     }
-    if (message.nodeIP !== "") {
-      writer.uint32(42).string(message.nodeIP);
+    if (message.NodeIP !== "") {
+      writer.uint32(42).string(message.NodeIP);
     }
     if (message.IP !== "") {
       writer.uint32(50).string(message.IP);
     }
-    if (message.port !== 0) {
-      writer.uint32(56).int32(message.port);
+    if (message.Port !== 0) {
+      writer.uint32(56).int32(message.Port);
     }
-    if (message.instanceNo !== 0) {
-      writer.uint32(64).int32(message.instanceNo);
+    if (message.InstanceNo !== 0) {
+      writer.uint32(64).int32(message.InstanceNo);
     }
     return writer;
   },
@@ -1934,7 +1953,7 @@ export const Info: MessageFns<Info> = {
               break;
             }
 
-            message.appName = reader.string();
+            message.AppName = reader.string();
             continue;
           }
           case 2: {
@@ -1942,7 +1961,7 @@ export const Info: MessageFns<Info> = {
               break;
             }
 
-            message.appVersion = reader.string();
+            message.AppVersion = reader.string();
             continue;
           }
           case 3: {
@@ -1950,7 +1969,7 @@ export const Info: MessageFns<Info> = {
               break;
             }
 
-            message.procName = reader.string();
+            message.ProcName = reader.string();
             continue;
           }
           case 4: {
@@ -1958,7 +1977,7 @@ export const Info: MessageFns<Info> = {
               break;
             }
 
-            message.nodeName = reader.string();
+            message.NodeName = reader.string();
             continue;
           }
           case 5: {
@@ -1966,7 +1985,7 @@ export const Info: MessageFns<Info> = {
               break;
             }
 
-            message.nodeIP = reader.string();
+            message.NodeIP = reader.string();
             continue;
           }
           case 6: {
@@ -1982,7 +2001,7 @@ export const Info: MessageFns<Info> = {
               break;
             }
 
-            message.port = reader.int32();
+            message.Port = reader.int32();
             continue;
           }
           case 8: {
@@ -1990,7 +2009,7 @@ export const Info: MessageFns<Info> = {
               break;
             }
 
-            message.instanceNo = reader.int32();
+            message.InstanceNo = reader.int32();
             continue;
           }
         }
@@ -2010,25 +2029,25 @@ export const Info: MessageFns<Info> = {
   },
   fromPartial<I extends Exact<DeepPartial<Info>, I>>(object: I): Info {
     const message = createBaseInfo();
-    message.appName = object.appName ?? "";
-    message.appVersion = object.appVersion ?? "";
-    message.procName = object.procName ?? "";
-    message.nodeName = object.nodeName ?? "";
-    message.nodeIP = object.nodeIP ?? "";
+    message.AppName = object.AppName ?? "";
+    message.AppVersion = object.AppVersion ?? "";
+    message.ProcName = object.ProcName ?? "";
+    message.NodeName = object.NodeName ?? "";
+    message.NodeIP = object.NodeIP ?? "";
     message.IP = object.IP ?? "";
-    message.port = object.port ?? 0;
-    message.instanceNo = object.instanceNo ?? 0;
+    message.Port = object.Port ?? 0;
+    message.InstanceNo = object.InstanceNo ?? 0;
     return message;
   },
 };
 
 function createBaseContainersReply(): ContainersReply {
-  return { data: {} };
+  return { Data: {} };
 }
 
 export const ContainersReply: MessageFns<ContainersReply> = {
   encode(message: ContainersReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    globalThis.Object.entries(message.data).forEach(([key, value]: [string, Info]) => {
+    globalThis.Object.entries(message.Data).forEach(([key, value]: [string, Info]) => {
       ContainersReply_DataEntry.encode({ key: key as any, value }, writer.uint32(10).fork()).join();
     });
     return writer;
@@ -2054,7 +2073,7 @@ export const ContainersReply: MessageFns<ContainersReply> = {
 
             const entry1 = ContainersReply_DataEntry.decode(reader, reader.uint32());
             if (entry1.value !== undefined) {
-              message.data[entry1.key] = entry1.value;
+              message.Data[entry1.key] = entry1.value;
             }
             continue;
           }
@@ -2075,7 +2094,7 @@ export const ContainersReply: MessageFns<ContainersReply> = {
   },
   fromPartial<I extends Exact<DeepPartial<ContainersReply>, I>>(object: I): ContainersReply {
     const message = createBaseContainersReply();
-    message.data = (globalThis.Object.entries(object.data ?? {}) as [string, Info][]).reduce(
+    message.Data = (globalThis.Object.entries(object.Data ?? {}) as [string, Info][]).reduce(
       (acc: { [key: string]: Info }, [key, value]: [string, Info]) => {
         if (value !== undefined) {
           acc[key] = Info.fromPartial(value);
@@ -2156,13 +2175,13 @@ export const ContainersReply_DataEntry: MessageFns<ContainersReply_DataEntry> = 
 };
 
 function createBaseCoreinfoRequest(): CoreinfoRequest {
-  return { appname: "" };
+  return { Appname: "" };
 }
 
 export const CoreinfoRequest: MessageFns<CoreinfoRequest> = {
   encode(message: CoreinfoRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.appname !== "") {
-      writer.uint32(10).string(message.appname);
+    if (message.Appname !== "") {
+      writer.uint32(10).string(message.Appname);
     }
     return writer;
   },
@@ -2185,7 +2204,7 @@ export const CoreinfoRequest: MessageFns<CoreinfoRequest> = {
               break;
             }
 
-            message.appname = reader.string();
+            message.Appname = reader.string();
             continue;
           }
         }
@@ -2205,60 +2224,60 @@ export const CoreinfoRequest: MessageFns<CoreinfoRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<CoreinfoRequest>, I>>(object: I): CoreinfoRequest {
     const message = createBaseCoreinfoRequest();
-    message.appname = object.appname ?? "";
+    message.Appname = object.Appname ?? "";
     return message;
   },
 };
 
 function createBaseContainer(): Container {
   return {
-    command: [],
-    id: "",
-    ip: "",
-    cpu: 0,
-    env: [],
-    expose: 0,
-    image: "",
-    memory: 0,
-    nodeIp: "",
-    nodeName: "",
-    volumes: [],
+    Command: [],
+    Id: "",
+    Ip: "",
+    Cpu: 0,
+    Env: [],
+    Expose: 0,
+    Image: "",
+    Memory: 0,
+    NodeIp: "",
+    NodeName: "",
+    Volumes: [],
   };
 }
 
 export const Container: MessageFns<Container> = {
   encode(message: Container, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    for (const v of message.command) {
+    for (const v of message.Command) {
       writer.uint32(10).string(v!);
     }
-    if (message.id !== "") {
-      writer.uint32(18).string(message.id);
+    if (message.Id !== "") {
+      writer.uint32(18).string(message.Id);
     }
-    if (message.ip !== "") {
-      writer.uint32(26).string(message.ip);
+    if (message.Ip !== "") {
+      writer.uint32(26).string(message.Ip);
     }
-    if (message.cpu !== 0) {
-      writer.uint32(32).int32(message.cpu);
+    if (message.Cpu !== 0) {
+      writer.uint32(32).int32(message.Cpu);
     }
-    for (const v of message.env) {
+    for (const v of message.Env) {
       writer.uint32(42).string(v!);
     }
-    if (message.expose !== 0) {
-      writer.uint32(48).int32(message.expose);
+    if (message.Expose !== 0) {
+      writer.uint32(48).int32(message.Expose);
     }
-    if (message.image !== "") {
-      writer.uint32(58).string(message.image);
+    if (message.Image !== "") {
+      writer.uint32(58).string(message.Image);
     }
-    if (message.memory !== 0) {
-      writer.uint32(64).int64(message.memory);
+    if (message.Memory !== 0) {
+      writer.uint32(64).int64(message.Memory);
     }
-    if (message.nodeIp !== "") {
-      writer.uint32(74).string(message.nodeIp);
+    if (message.NodeIp !== "") {
+      writer.uint32(74).string(message.NodeIp);
     }
-    if (message.nodeName !== "") {
-      writer.uint32(82).string(message.nodeName);
+    if (message.NodeName !== "") {
+      writer.uint32(82).string(message.NodeName);
     }
-    for (const v of message.volumes) {
+    for (const v of message.Volumes) {
       writer.uint32(90).string(v!);
     }
     return writer;
@@ -2282,7 +2301,7 @@ export const Container: MessageFns<Container> = {
               break;
             }
 
-            message.command.push(reader.string());
+            message.Command.push(reader.string());
             continue;
           }
           case 2: {
@@ -2290,7 +2309,7 @@ export const Container: MessageFns<Container> = {
               break;
             }
 
-            message.id = reader.string();
+            message.Id = reader.string();
             continue;
           }
           case 3: {
@@ -2298,7 +2317,7 @@ export const Container: MessageFns<Container> = {
               break;
             }
 
-            message.ip = reader.string();
+            message.Ip = reader.string();
             continue;
           }
           case 4: {
@@ -2306,7 +2325,7 @@ export const Container: MessageFns<Container> = {
               break;
             }
 
-            message.cpu = reader.int32();
+            message.Cpu = reader.int32();
             continue;
           }
           case 5: {
@@ -2314,7 +2333,7 @@ export const Container: MessageFns<Container> = {
               break;
             }
 
-            message.env.push(reader.string());
+            message.Env.push(reader.string());
             continue;
           }
           case 6: {
@@ -2322,7 +2341,7 @@ export const Container: MessageFns<Container> = {
               break;
             }
 
-            message.expose = reader.int32();
+            message.Expose = reader.int32();
             continue;
           }
           case 7: {
@@ -2330,7 +2349,7 @@ export const Container: MessageFns<Container> = {
               break;
             }
 
-            message.image = reader.string();
+            message.Image = reader.string();
             continue;
           }
           case 8: {
@@ -2338,7 +2357,7 @@ export const Container: MessageFns<Container> = {
               break;
             }
 
-            message.memory = longToNumber(reader.int64());
+            message.Memory = longToNumber(reader.int64());
             continue;
           }
           case 9: {
@@ -2346,7 +2365,7 @@ export const Container: MessageFns<Container> = {
               break;
             }
 
-            message.nodeIp = reader.string();
+            message.NodeIp = reader.string();
             continue;
           }
           case 10: {
@@ -2354,7 +2373,7 @@ export const Container: MessageFns<Container> = {
               break;
             }
 
-            message.nodeName = reader.string();
+            message.NodeName = reader.string();
             continue;
           }
           case 11: {
@@ -2362,7 +2381,7 @@ export const Container: MessageFns<Container> = {
               break;
             }
 
-            message.volumes.push(reader.string());
+            message.Volumes.push(reader.string());
             continue;
           }
         }
@@ -2382,32 +2401,32 @@ export const Container: MessageFns<Container> = {
   },
   fromPartial<I extends Exact<DeepPartial<Container>, I>>(object: I): Container {
     const message = createBaseContainer();
-    message.command = object.command?.map((e) => e) || [];
-    message.id = object.id ?? "";
-    message.ip = object.ip ?? "";
-    message.cpu = object.cpu ?? 0;
-    message.env = object.env?.map((e) => e) || [];
-    message.expose = object.expose ?? 0;
-    message.image = object.image ?? "";
-    message.memory = object.memory ?? 0;
-    message.nodeIp = object.nodeIp ?? "";
-    message.nodeName = object.nodeName ?? "";
-    message.volumes = object.volumes?.map((e) => e) || [];
+    message.Command = object.Command?.map((e) => e) || [];
+    message.Id = object.Id ?? "";
+    message.Ip = object.Ip ?? "";
+    message.Cpu = object.Cpu ?? 0;
+    message.Env = object.Env?.map((e) => e) || [];
+    message.Expose = object.Expose ?? 0;
+    message.Image = object.Image ?? "";
+    message.Memory = object.Memory ?? 0;
+    message.NodeIp = object.NodeIp ?? "";
+    message.NodeName = object.NodeName ?? "";
+    message.Volumes = object.Volumes?.map((e) => e) || [];
     return message;
   },
 };
 
 function createBaseDependency(): Dependency {
-  return { podName: "", policy: 0 };
+  return { PodName: "", Policy: 0 };
 }
 
 export const Dependency: MessageFns<Dependency> = {
   encode(message: Dependency, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.podName !== "") {
-      writer.uint32(10).string(message.podName);
+    if (message.PodName !== "") {
+      writer.uint32(10).string(message.PodName);
     }
-    if (message.policy !== 0) {
-      writer.uint32(16).int32(message.policy);
+    if (message.Policy !== 0) {
+      writer.uint32(16).int32(message.Policy);
     }
     return writer;
   },
@@ -2430,7 +2449,7 @@ export const Dependency: MessageFns<Dependency> = {
               break;
             }
 
-            message.podName = reader.string();
+            message.PodName = reader.string();
             continue;
           }
           case 2: {
@@ -2438,7 +2457,7 @@ export const Dependency: MessageFns<Dependency> = {
               break;
             }
 
-            message.policy = reader.int32();
+            message.Policy = reader.int32();
             continue;
           }
         }
@@ -2458,29 +2477,29 @@ export const Dependency: MessageFns<Dependency> = {
   },
   fromPartial<I extends Exact<DeepPartial<Dependency>, I>>(object: I): Dependency {
     const message = createBaseDependency();
-    message.podName = object.podName ?? "";
-    message.policy = object.policy ?? 0;
+    message.PodName = object.PodName ?? "";
+    message.Policy = object.Policy ?? 0;
     return message;
   },
 };
 
 function createBasePodInfo(): PodInfo {
-  return { annotation: "", instanceNo: 0, containers: [], dependencies: [] };
+  return { Annotation: "", Containers: [], Dependencies: [], InstanceNo: 0 };
 }
 
 export const PodInfo: MessageFns<PodInfo> = {
   encode(message: PodInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.annotation !== "") {
-      writer.uint32(10).string(message.annotation);
+    if (message.Annotation !== "") {
+      writer.uint32(10).string(message.Annotation);
     }
-    if (message.instanceNo !== 0) {
-      writer.uint32(16).int32(message.instanceNo);
+    for (const v of message.Containers) {
+      Container.encode(v!, writer.uint32(18).fork()).join();
     }
-    for (const v of message.containers) {
-      Container.encode(v!, writer.uint32(26).fork()).join();
+    for (const v of message.Dependencies) {
+      Dependency.encode(v!, writer.uint32(26).fork()).join();
     }
-    for (const v of message.dependencies) {
-      Dependency.encode(v!, writer.uint32(34).fork()).join();
+    if (message.InstanceNo !== 0) {
+      writer.uint32(32).int32(message.InstanceNo);
     }
     return writer;
   },
@@ -2503,15 +2522,15 @@ export const PodInfo: MessageFns<PodInfo> = {
               break;
             }
 
-            message.annotation = reader.string();
+            message.Annotation = reader.string();
             continue;
           }
           case 2: {
-            if (tag !== 16) {
+            if (tag !== 18) {
               break;
             }
 
-            message.instanceNo = reader.int32();
+            message.Containers.push(Container.decode(reader, reader.uint32()));
             continue;
           }
           case 3: {
@@ -2519,15 +2538,15 @@ export const PodInfo: MessageFns<PodInfo> = {
               break;
             }
 
-            message.containers.push(Container.decode(reader, reader.uint32()));
+            message.Dependencies.push(Dependency.decode(reader, reader.uint32()));
             continue;
           }
           case 4: {
-            if (tag !== 34) {
+            if (tag !== 32) {
               break;
             }
 
-            message.dependencies.push(Dependency.decode(reader, reader.uint32()));
+            message.InstanceNo = reader.int32();
             continue;
           }
         }
@@ -2547,21 +2566,21 @@ export const PodInfo: MessageFns<PodInfo> = {
   },
   fromPartial<I extends Exact<DeepPartial<PodInfo>, I>>(object: I): PodInfo {
     const message = createBasePodInfo();
-    message.annotation = object.annotation ?? "";
-    message.instanceNo = object.instanceNo ?? 0;
-    message.containers = object.containers?.map((e) => Container.fromPartial(e)) || [];
-    message.dependencies = object.dependencies?.map((e) => Dependency.fromPartial(e)) || [];
+    message.Annotation = object.Annotation ?? "";
+    message.Containers = object.Containers?.map((e) => Container.fromPartial(e)) || [];
+    message.Dependencies = object.Dependencies?.map((e) => Dependency.fromPartial(e)) || [];
+    message.InstanceNo = object.InstanceNo ?? 0;
     return message;
   },
 };
 
 function createBaseCoreInfo(): CoreInfo {
-  return { podInfos: [] };
+  return { PodInfos: [] };
 }
 
 export const CoreInfo: MessageFns<CoreInfo> = {
   encode(message: CoreInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    for (const v of message.podInfos) {
+    for (const v of message.PodInfos) {
       PodInfo.encode(v!, writer.uint32(10).fork()).join();
     }
     return writer;
@@ -2585,7 +2604,7 @@ export const CoreInfo: MessageFns<CoreInfo> = {
               break;
             }
 
-            message.podInfos.push(PodInfo.decode(reader, reader.uint32()));
+            message.PodInfos.push(PodInfo.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -2605,18 +2624,18 @@ export const CoreInfo: MessageFns<CoreInfo> = {
   },
   fromPartial<I extends Exact<DeepPartial<CoreInfo>, I>>(object: I): CoreInfo {
     const message = createBaseCoreInfo();
-    message.podInfos = object.podInfos?.map((e) => PodInfo.fromPartial(e)) || [];
+    message.PodInfos = object.PodInfos?.map((e) => PodInfo.fromPartial(e)) || [];
     return message;
   },
 };
 
 function createBaseCoreinfoReply(): CoreinfoReply {
-  return { data: {} };
+  return { Data: {} };
 }
 
 export const CoreinfoReply: MessageFns<CoreinfoReply> = {
   encode(message: CoreinfoReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    globalThis.Object.entries(message.data).forEach(([key, value]: [string, CoreInfo]) => {
+    globalThis.Object.entries(message.Data).forEach(([key, value]: [string, CoreInfo]) => {
       CoreinfoReply_DataEntry.encode({ key: key as any, value }, writer.uint32(10).fork()).join();
     });
     return writer;
@@ -2642,7 +2661,7 @@ export const CoreinfoReply: MessageFns<CoreinfoReply> = {
 
             const entry1 = CoreinfoReply_DataEntry.decode(reader, reader.uint32());
             if (entry1.value !== undefined) {
-              message.data[entry1.key] = entry1.value;
+              message.Data[entry1.key] = entry1.value;
             }
             continue;
           }
@@ -2663,7 +2682,7 @@ export const CoreinfoReply: MessageFns<CoreinfoReply> = {
   },
   fromPartial<I extends Exact<DeepPartial<CoreinfoReply>, I>>(object: I): CoreinfoReply {
     const message = createBaseCoreinfoReply();
-    message.data = (globalThis.Object.entries(object.data ?? {}) as [string, CoreInfo][]).reduce(
+    message.Data = (globalThis.Object.entries(object.Data ?? {}) as [string, CoreInfo][]).reduce(
       (acc: { [key: string]: CoreInfo }, [key, value]: [string, CoreInfo]) => {
         if (value !== undefined) {
           acc[key] = CoreInfo.fromPartial(value);
@@ -2746,13 +2765,13 @@ export const CoreinfoReply_DataEntry: MessageFns<CoreinfoReply_DataEntry> = {
 };
 
 function createBaseDependsRequest(): DependsRequest {
-  return { target: "" };
+  return { Target: "" };
 }
 
 export const DependsRequest: MessageFns<DependsRequest> = {
   encode(message: DependsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.target !== "") {
-      writer.uint32(10).string(message.target);
+    if (message.Target !== "") {
+      writer.uint32(10).string(message.Target);
     }
     return writer;
   },
@@ -2775,7 +2794,7 @@ export const DependsRequest: MessageFns<DependsRequest> = {
               break;
             }
 
-            message.target = reader.string();
+            message.Target = reader.string();
             continue;
           }
         }
@@ -2795,28 +2814,28 @@ export const DependsRequest: MessageFns<DependsRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<DependsRequest>, I>>(object: I): DependsRequest {
     const message = createBaseDependsRequest();
-    message.target = object.target ?? "";
+    message.Target = object.Target ?? "";
     return message;
   },
 };
 
 function createBaseContainerInfo(): ContainerInfo {
-  return { containerID: "", nodeIP: "", IP: "", port: 0 };
+  return { ContainerID: "", NodeIP: "", IP: "", Port: 0 };
 }
 
 export const ContainerInfo: MessageFns<ContainerInfo> = {
   encode(message: ContainerInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.containerID !== "") {
-      writer.uint32(10).string(message.containerID);
+    if (message.ContainerID !== "") {
+      writer.uint32(10).string(message.ContainerID);
     }
-    if (message.nodeIP !== "") {
-      writer.uint32(18).string(message.nodeIP);
+    if (message.NodeIP !== "") {
+      writer.uint32(18).string(message.NodeIP);
     }
     if (message.IP !== "") {
       writer.uint32(26).string(message.IP);
     }
-    if (message.port !== 0) {
-      writer.uint32(32).int32(message.port);
+    if (message.Port !== 0) {
+      writer.uint32(32).int32(message.Port);
     }
     return writer;
   },
@@ -2839,7 +2858,7 @@ export const ContainerInfo: MessageFns<ContainerInfo> = {
               break;
             }
 
-            message.containerID = reader.string();
+            message.ContainerID = reader.string();
             continue;
           }
           case 2: {
@@ -2847,7 +2866,7 @@ export const ContainerInfo: MessageFns<ContainerInfo> = {
               break;
             }
 
-            message.nodeIP = reader.string();
+            message.NodeIP = reader.string();
             continue;
           }
           case 3: {
@@ -2863,7 +2882,7 @@ export const ContainerInfo: MessageFns<ContainerInfo> = {
               break;
             }
 
-            message.port = reader.int32();
+            message.Port = reader.int32();
             continue;
           }
         }
@@ -2883,24 +2902,24 @@ export const ContainerInfo: MessageFns<ContainerInfo> = {
   },
   fromPartial<I extends Exact<DeepPartial<ContainerInfo>, I>>(object: I): ContainerInfo {
     const message = createBaseContainerInfo();
-    message.containerID = object.containerID ?? "";
-    message.nodeIP = object.nodeIP ?? "";
+    message.ContainerID = object.ContainerID ?? "";
+    message.NodeIP = object.NodeIP ?? "";
     message.IP = object.IP ?? "";
-    message.port = object.port ?? 0;
+    message.Port = object.Port ?? 0;
     return message;
   },
 };
 
 function createBaseDependsItem(): DependsItem {
-  return { annotation: "", containers: [] };
+  return { Annotation: "", Containers: [] };
 }
 
 export const DependsItem: MessageFns<DependsItem> = {
   encode(message: DependsItem, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.annotation !== "") {
-      writer.uint32(10).string(message.annotation);
+    if (message.Annotation !== "") {
+      writer.uint32(10).string(message.Annotation);
     }
-    for (const v of message.containers) {
+    for (const v of message.Containers) {
       ContainerInfo.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
@@ -2924,7 +2943,7 @@ export const DependsItem: MessageFns<DependsItem> = {
               break;
             }
 
-            message.annotation = reader.string();
+            message.Annotation = reader.string();
             continue;
           }
           case 2: {
@@ -2932,7 +2951,7 @@ export const DependsItem: MessageFns<DependsItem> = {
               break;
             }
 
-            message.containers.push(ContainerInfo.decode(reader, reader.uint32()));
+            message.Containers.push(ContainerInfo.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -2952,8 +2971,8 @@ export const DependsItem: MessageFns<DependsItem> = {
   },
   fromPartial<I extends Exact<DeepPartial<DependsItem>, I>>(object: I): DependsItem {
     const message = createBaseDependsItem();
-    message.annotation = object.annotation ?? "";
-    message.containers = object.containers?.map((e) => ContainerInfo.fromPartial(e)) || [];
+    message.Annotation = object.Annotation ?? "";
+    message.Containers = object.Containers?.map((e) => ContainerInfo.fromPartial(e)) || [];
     return message;
   },
 };
@@ -3229,12 +3248,12 @@ export const DependsNodeMap_NodesEntry: MessageFns<DependsNodeMap_NodesEntry> = 
 };
 
 function createBaseDependsReply(): DependsReply {
-  return { data: {} };
+  return { Data: {} };
 }
 
 export const DependsReply: MessageFns<DependsReply> = {
   encode(message: DependsReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    globalThis.Object.entries(message.data).forEach(([key, value]: [string, DependsNodeMap]) => {
+    globalThis.Object.entries(message.Data).forEach(([key, value]: [string, DependsNodeMap]) => {
       DependsReply_DataEntry.encode({ key: key as any, value }, writer.uint32(10).fork()).join();
     });
     return writer;
@@ -3260,7 +3279,7 @@ export const DependsReply: MessageFns<DependsReply> = {
 
             const entry1 = DependsReply_DataEntry.decode(reader, reader.uint32());
             if (entry1.value !== undefined) {
-              message.data[entry1.key] = entry1.value;
+              message.Data[entry1.key] = entry1.value;
             }
             continue;
           }
@@ -3281,7 +3300,7 @@ export const DependsReply: MessageFns<DependsReply> = {
   },
   fromPartial<I extends Exact<DeepPartial<DependsReply>, I>>(object: I): DependsReply {
     const message = createBaseDependsReply();
-    message.data = (globalThis.Object.entries(object.data ?? {}) as [string, DependsNodeMap][]).reduce(
+    message.Data = (globalThis.Object.entries(object.Data ?? {}) as [string, DependsNodeMap][]).reduce(
       (acc: { [key: string]: DependsNodeMap }, [key, value]: [string, DependsNodeMap]) => {
         if (value !== undefined) {
           acc[key] = DependsNodeMap.fromPartial(value);
@@ -3364,13 +3383,13 @@ export const DependsReply_DataEntry: MessageFns<DependsReply_DataEntry> = {
 };
 
 function createBaseLocalspecRequest(): LocalspecRequest {
-  return { nodeip: "" };
+  return { Nodeip: "" };
 }
 
 export const LocalspecRequest: MessageFns<LocalspecRequest> = {
   encode(message: LocalspecRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.nodeip !== "") {
-      writer.uint32(10).string(message.nodeip);
+    if (message.Nodeip !== "") {
+      writer.uint32(10).string(message.Nodeip);
     }
     return writer;
   },
@@ -3393,7 +3412,7 @@ export const LocalspecRequest: MessageFns<LocalspecRequest> = {
               break;
             }
 
-            message.nodeip = reader.string();
+            message.Nodeip = reader.string();
             continue;
           }
         }
@@ -3413,19 +3432,25 @@ export const LocalspecRequest: MessageFns<LocalspecRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<LocalspecRequest>, I>>(object: I): LocalspecRequest {
     const message = createBaseLocalspecRequest();
-    message.nodeip = object.nodeip ?? "";
+    message.Nodeip = object.Nodeip ?? "";
     return message;
   },
 };
 
 function createBaseLocalspecReply(): LocalspecReply {
-  return { data: [] };
+  return { Data: [], LocalIP: "", ip: "" };
 }
 
 export const LocalspecReply: MessageFns<LocalspecReply> = {
   encode(message: LocalspecReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    for (const v of message.data) {
+    for (const v of message.Data) {
       writer.uint32(10).string(v!);
+    }
+    if (message.LocalIP !== "") {
+      writer.uint32(18).string(message.LocalIP);
+    }
+    if (message.ip !== "") {
+      writer.uint32(26).string(message.ip);
     }
     return writer;
   },
@@ -3448,7 +3473,23 @@ export const LocalspecReply: MessageFns<LocalspecReply> = {
               break;
             }
 
-            message.data.push(reader.string());
+            message.Data.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.LocalIP = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.ip = reader.string();
             continue;
           }
         }
@@ -3468,19 +3509,21 @@ export const LocalspecReply: MessageFns<LocalspecReply> = {
   },
   fromPartial<I extends Exact<DeepPartial<LocalspecReply>, I>>(object: I): LocalspecReply {
     const message = createBaseLocalspecReply();
-    message.data = object.data?.map((e) => e) || [];
+    message.Data = object.Data?.map((e) => e) || [];
+    message.LocalIP = object.LocalIP ?? "";
+    message.ip = object.ip ?? "";
     return message;
   },
 };
 
 function createBaseNodesRequest(): NodesRequest {
-  return { name: "" };
+  return { Name: "" };
 }
 
 export const NodesRequest: MessageFns<NodesRequest> = {
   encode(message: NodesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.name !== "") {
-      writer.uint32(10).string(message.name);
+    if (message.Name !== "") {
+      writer.uint32(10).string(message.Name);
     }
     return writer;
   },
@@ -3503,7 +3546,7 @@ export const NodesRequest: MessageFns<NodesRequest> = {
               break;
             }
 
-            message.name = reader.string();
+            message.Name = reader.string();
             continue;
           }
         }
@@ -3523,7 +3566,7 @@ export const NodesRequest: MessageFns<NodesRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<NodesRequest>, I>>(object: I): NodesRequest {
     const message = createBaseNodesRequest();
-    message.name = object.name ?? "";
+    message.Name = object.Name ?? "";
     return message;
   },
 };
@@ -3595,13 +3638,13 @@ export const NodeInfo: MessageFns<NodeInfo> = {
 };
 
 function createBaseNodeInfo_Value(): NodeInfo_Value {
-  return { vtype: 0, sval: "", mval: {} };
+  return { Vtype: 0, sval: "", mval: {} };
 }
 
 export const NodeInfo_Value: MessageFns<NodeInfo_Value> = {
   encode(message: NodeInfo_Value, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.vtype !== 0) {
-      writer.uint32(8).int32(message.vtype);
+    if (message.Vtype !== 0) {
+      writer.uint32(8).int32(message.Vtype);
     }
     if (message.sval !== "") {
       writer.uint32(18).string(message.sval);
@@ -3630,7 +3673,7 @@ export const NodeInfo_Value: MessageFns<NodeInfo_Value> = {
               break;
             }
 
-            message.vtype = reader.int32() as any;
+            message.Vtype = reader.int32() as any;
             continue;
           }
           case 2: {
@@ -3669,7 +3712,7 @@ export const NodeInfo_Value: MessageFns<NodeInfo_Value> = {
   },
   fromPartial<I extends Exact<DeepPartial<NodeInfo_Value>, I>>(object: I): NodeInfo_Value {
     const message = createBaseNodeInfo_Value();
-    message.vtype = object.vtype ?? 0;
+    message.Vtype = object.Vtype ?? 0;
     message.sval = object.sval ?? "";
     message.mval = (globalThis.Object.entries(object.mval ?? {}) as [string, string][]).reduce(
       (acc: { [key: string]: string }, [key, value]: [string, string]) => {
@@ -3821,12 +3864,12 @@ export const NodeInfo_VEntry: MessageFns<NodeInfo_VEntry> = {
 };
 
 function createBaseNodesReply(): NodesReply {
-  return { data: {} };
+  return { Data: {} };
 }
 
 export const NodesReply: MessageFns<NodesReply> = {
   encode(message: NodesReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    globalThis.Object.entries(message.data).forEach(([key, value]: [string, NodeInfo]) => {
+    globalThis.Object.entries(message.Data).forEach(([key, value]: [string, NodeInfo]) => {
       NodesReply_DataEntry.encode({ key: key as any, value }, writer.uint32(10).fork()).join();
     });
     return writer;
@@ -3852,7 +3895,7 @@ export const NodesReply: MessageFns<NodesReply> = {
 
             const entry1 = NodesReply_DataEntry.decode(reader, reader.uint32());
             if (entry1.value !== undefined) {
-              message.data[entry1.key] = entry1.value;
+              message.Data[entry1.key] = entry1.value;
             }
             continue;
           }
@@ -3873,7 +3916,7 @@ export const NodesReply: MessageFns<NodesReply> = {
   },
   fromPartial<I extends Exact<DeepPartial<NodesReply>, I>>(object: I): NodesReply {
     const message = createBaseNodesReply();
-    message.data = (globalThis.Object.entries(object.data ?? {}) as [string, NodeInfo][]).reduce(
+    message.Data = (globalThis.Object.entries(object.Data ?? {}) as [string, NodeInfo][]).reduce(
       (acc: { [key: string]: NodeInfo }, [key, value]: [string, NodeInfo]) => {
         if (value !== undefined) {
           acc[key] = NodeInfo.fromPartial(value);
@@ -3956,13 +3999,13 @@ export const NodesReply_DataEntry: MessageFns<NodesReply_DataEntry> = {
 };
 
 function createBasePodgroupRequest(): PodgroupRequest {
-  return { appname: "" };
+  return { Appname: "" };
 }
 
 export const PodgroupRequest: MessageFns<PodgroupRequest> = {
   encode(message: PodgroupRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.appname !== "") {
-      writer.uint32(10).string(message.appname);
+    if (message.Appname !== "") {
+      writer.uint32(10).string(message.Appname);
     }
     return writer;
   },
@@ -3985,7 +4028,7 @@ export const PodgroupRequest: MessageFns<PodgroupRequest> = {
               break;
             }
 
-            message.appname = reader.string();
+            message.Appname = reader.string();
             continue;
           }
         }
@@ -4005,28 +4048,28 @@ export const PodgroupRequest: MessageFns<PodgroupRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<PodgroupRequest>, I>>(object: I): PodgroupRequest {
     const message = createBasePodgroupRequest();
-    message.appname = object.appname ?? "";
+    message.Appname = object.Appname ?? "";
     return message;
   },
 };
 
 function createBasePod(): Pod {
-  return { procName: "", instanceNo: 0, IP: "", port: 0 };
+  return { InstanceNo: 0, IP: "", Port: 0, ProcName: "" };
 }
 
 export const Pod: MessageFns<Pod> = {
   encode(message: Pod, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.procName !== "") {
-      writer.uint32(10).string(message.procName);
-    }
-    if (message.instanceNo !== 0) {
-      writer.uint32(16).int32(message.instanceNo);
+    if (message.InstanceNo !== 0) {
+      writer.uint32(8).int32(message.InstanceNo);
     }
     if (message.IP !== "") {
-      writer.uint32(26).string(message.IP);
+      writer.uint32(18).string(message.IP);
     }
-    if (message.port !== 0) {
-      writer.uint32(32).int32(message.port);
+    if (message.Port !== 0) {
+      writer.uint32(24).int32(message.Port);
+    }
+    if (message.ProcName !== "") {
+      writer.uint32(34).string(message.ProcName);
     }
     return writer;
   },
@@ -4045,35 +4088,35 @@ export const Pod: MessageFns<Pod> = {
         const tag = reader.uint32();
         switch (tag >>> 3) {
           case 1: {
-            if (tag !== 10) {
+            if (tag !== 8) {
               break;
             }
 
-            message.procName = reader.string();
+            message.InstanceNo = reader.int32();
             continue;
           }
           case 2: {
-            if (tag !== 16) {
-              break;
-            }
-
-            message.instanceNo = reader.int32();
-            continue;
-          }
-          case 3: {
-            if (tag !== 26) {
+            if (tag !== 18) {
               break;
             }
 
             message.IP = reader.string();
             continue;
           }
-          case 4: {
-            if (tag !== 32) {
+          case 3: {
+            if (tag !== 24) {
               break;
             }
 
-            message.port = reader.int32();
+            message.Port = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.ProcName = reader.string();
             continue;
           }
         }
@@ -4093,21 +4136,21 @@ export const Pod: MessageFns<Pod> = {
   },
   fromPartial<I extends Exact<DeepPartial<Pod>, I>>(object: I): Pod {
     const message = createBasePod();
-    message.procName = object.procName ?? "";
-    message.instanceNo = object.instanceNo ?? 0;
+    message.InstanceNo = object.InstanceNo ?? 0;
     message.IP = object.IP ?? "";
-    message.port = object.port ?? 0;
+    message.Port = object.Port ?? 0;
+    message.ProcName = object.ProcName ?? "";
     return message;
   },
 };
 
 function createBasePodGroup(): PodGroup {
-  return { pods: [] };
+  return { Pods: [] };
 }
 
 export const PodGroup: MessageFns<PodGroup> = {
   encode(message: PodGroup, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    for (const v of message.pods) {
+    for (const v of message.Pods) {
       Pod.encode(v!, writer.uint32(10).fork()).join();
     }
     return writer;
@@ -4131,7 +4174,7 @@ export const PodGroup: MessageFns<PodGroup> = {
               break;
             }
 
-            message.pods.push(Pod.decode(reader, reader.uint32()));
+            message.Pods.push(Pod.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -4151,18 +4194,18 @@ export const PodGroup: MessageFns<PodGroup> = {
   },
   fromPartial<I extends Exact<DeepPartial<PodGroup>, I>>(object: I): PodGroup {
     const message = createBasePodGroup();
-    message.pods = object.pods?.map((e) => Pod.fromPartial(e)) || [];
+    message.Pods = object.Pods?.map((e) => Pod.fromPartial(e)) || [];
     return message;
   },
 };
 
 function createBasePodgroupReply(): PodgroupReply {
-  return { data: [] };
+  return { Data: [] };
 }
 
 export const PodgroupReply: MessageFns<PodgroupReply> = {
   encode(message: PodgroupReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    for (const v of message.data) {
+    for (const v of message.Data) {
       PodGroup.encode(v!, writer.uint32(10).fork()).join();
     }
     return writer;
@@ -4186,7 +4229,7 @@ export const PodgroupReply: MessageFns<PodgroupReply> = {
               break;
             }
 
-            message.data.push(PodGroup.decode(reader, reader.uint32()));
+            message.Data.push(PodGroup.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -4206,19 +4249,19 @@ export const PodgroupReply: MessageFns<PodgroupReply> = {
   },
   fromPartial<I extends Exact<DeepPartial<PodgroupReply>, I>>(object: I): PodgroupReply {
     const message = createBasePodgroupReply();
-    message.data = object.data?.map((e) => PodGroup.fromPartial(e)) || [];
+    message.Data = object.Data?.map((e) => PodGroup.fromPartial(e)) || [];
     return message;
   },
 };
 
 function createBaseProxyRequest(): ProxyRequest {
-  return { appname: "" };
+  return { Appname: "" };
 }
 
 export const ProxyRequest: MessageFns<ProxyRequest> = {
   encode(message: ProxyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.appname !== "") {
-      writer.uint32(10).string(message.appname);
+    if (message.Appname !== "") {
+      writer.uint32(10).string(message.Appname);
     }
     return writer;
   },
@@ -4241,7 +4284,7 @@ export const ProxyRequest: MessageFns<ProxyRequest> = {
               break;
             }
 
-            message.appname = reader.string();
+            message.Appname = reader.string();
             continue;
           }
         }
@@ -4261,22 +4304,22 @@ export const ProxyRequest: MessageFns<ProxyRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<ProxyRequest>, I>>(object: I): ProxyRequest {
     const message = createBaseProxyRequest();
-    message.appname = object.appname ?? "";
+    message.Appname = object.Appname ?? "";
     return message;
   },
 };
 
 function createBaseContainerForProxy(): ContainerForProxy {
-  return { containerIp: "", containerPort: 0 };
+  return { ContainerIp: "", ContainerPort: 0 };
 }
 
 export const ContainerForProxy: MessageFns<ContainerForProxy> = {
   encode(message: ContainerForProxy, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.containerIp !== "") {
-      writer.uint32(10).string(message.containerIp);
+    if (message.ContainerIp !== "") {
+      writer.uint32(10).string(message.ContainerIp);
     }
-    if (message.containerPort !== 0) {
-      writer.uint32(16).int32(message.containerPort);
+    if (message.ContainerPort !== 0) {
+      writer.uint32(16).int32(message.ContainerPort);
     }
     return writer;
   },
@@ -4299,7 +4342,7 @@ export const ContainerForProxy: MessageFns<ContainerForProxy> = {
               break;
             }
 
-            message.containerIp = reader.string();
+            message.ContainerIp = reader.string();
             continue;
           }
           case 2: {
@@ -4307,7 +4350,7 @@ export const ContainerForProxy: MessageFns<ContainerForProxy> = {
               break;
             }
 
-            message.containerPort = reader.int32();
+            message.ContainerPort = reader.int32();
             continue;
           }
         }
@@ -4327,19 +4370,19 @@ export const ContainerForProxy: MessageFns<ContainerForProxy> = {
   },
   fromPartial<I extends Exact<DeepPartial<ContainerForProxy>, I>>(object: I): ContainerForProxy {
     const message = createBaseContainerForProxy();
-    message.containerIp = object.containerIp ?? "";
-    message.containerPort = object.containerPort ?? 0;
+    message.ContainerIp = object.ContainerIp ?? "";
+    message.ContainerPort = object.ContainerPort ?? 0;
     return message;
   },
 };
 
 function createBaseProcInfo(): ProcInfo {
-  return { containers: [] };
+  return { Containers: [] };
 }
 
 export const ProcInfo: MessageFns<ProcInfo> = {
   encode(message: ProcInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    for (const v of message.containers) {
+    for (const v of message.Containers) {
       ContainerForProxy.encode(v!, writer.uint32(10).fork()).join();
     }
     return writer;
@@ -4363,7 +4406,7 @@ export const ProcInfo: MessageFns<ProcInfo> = {
               break;
             }
 
-            message.containers.push(ContainerForProxy.decode(reader, reader.uint32()));
+            message.Containers.push(ContainerForProxy.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -4383,18 +4426,18 @@ export const ProcInfo: MessageFns<ProcInfo> = {
   },
   fromPartial<I extends Exact<DeepPartial<ProcInfo>, I>>(object: I): ProcInfo {
     const message = createBaseProcInfo();
-    message.containers = object.containers?.map((e) => ContainerForProxy.fromPartial(e)) || [];
+    message.Containers = object.Containers?.map((e) => ContainerForProxy.fromPartial(e)) || [];
     return message;
   },
 };
 
 function createBaseProxyReply(): ProxyReply {
-  return { data: {} };
+  return { Data: {} };
 }
 
 export const ProxyReply: MessageFns<ProxyReply> = {
   encode(message: ProxyReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    globalThis.Object.entries(message.data).forEach(([key, value]: [string, ProcInfo]) => {
+    globalThis.Object.entries(message.Data).forEach(([key, value]: [string, ProcInfo]) => {
       ProxyReply_DataEntry.encode({ key: key as any, value }, writer.uint32(10).fork()).join();
     });
     return writer;
@@ -4420,7 +4463,7 @@ export const ProxyReply: MessageFns<ProxyReply> = {
 
             const entry1 = ProxyReply_DataEntry.decode(reader, reader.uint32());
             if (entry1.value !== undefined) {
-              message.data[entry1.key] = entry1.value;
+              message.Data[entry1.key] = entry1.value;
             }
             continue;
           }
@@ -4441,7 +4484,7 @@ export const ProxyReply: MessageFns<ProxyReply> = {
   },
   fromPartial<I extends Exact<DeepPartial<ProxyReply>, I>>(object: I): ProxyReply {
     const message = createBaseProxyReply();
-    message.data = (globalThis.Object.entries(object.data ?? {}) as [string, ProcInfo][]).reduce(
+    message.Data = (globalThis.Object.entries(object.Data ?? {}) as [string, ProcInfo][]).reduce(
       (acc: { [key: string]: ProcInfo }, [key, value]: [string, ProcInfo]) => {
         if (value !== undefined) {
           acc[key] = ProcInfo.fromPartial(value);
@@ -4524,13 +4567,13 @@ export const ProxyReply_DataEntry: MessageFns<ProxyReply_DataEntry> = {
 };
 
 function createBaseRebellionLocalprocsRequest(): RebellionLocalprocsRequest {
-  return { appname: "" };
+  return { Appname: "" };
 }
 
 export const RebellionLocalprocsRequest: MessageFns<RebellionLocalprocsRequest> = {
   encode(message: RebellionLocalprocsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.appname !== "") {
-      writer.uint32(10).string(message.appname);
+    if (message.Appname !== "") {
+      writer.uint32(10).string(message.Appname);
     }
     return writer;
   },
@@ -4553,7 +4596,7 @@ export const RebellionLocalprocsRequest: MessageFns<RebellionLocalprocsRequest> 
               break;
             }
 
-            message.appname = reader.string();
+            message.Appname = reader.string();
             continue;
           }
         }
@@ -4573,25 +4616,25 @@ export const RebellionLocalprocsRequest: MessageFns<RebellionLocalprocsRequest> 
   },
   fromPartial<I extends Exact<DeepPartial<RebellionLocalprocsRequest>, I>>(object: I): RebellionLocalprocsRequest {
     const message = createBaseRebellionLocalprocsRequest();
-    message.appname = object.appname ?? "";
+    message.Appname = object.Appname ?? "";
     return message;
   },
 };
 
 function createBasePodInfoForRebellion(): PodInfoForRebellion {
-  return { annotation: "", instanceNo: 0, appVersion: "" };
+  return { Annotation: "", AppVersion: "", InstanceNo: 0 };
 }
 
 export const PodInfoForRebellion: MessageFns<PodInfoForRebellion> = {
   encode(message: PodInfoForRebellion, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.annotation !== "") {
-      writer.uint32(10).string(message.annotation);
+    if (message.Annotation !== "") {
+      writer.uint32(10).string(message.Annotation);
     }
-    if (message.instanceNo !== 0) {
-      writer.uint32(16).int32(message.instanceNo);
+    if (message.AppVersion !== "") {
+      writer.uint32(18).string(message.AppVersion);
     }
-    if (message.appVersion !== "") {
-      writer.uint32(26).string(message.appVersion);
+    if (message.InstanceNo !== 0) {
+      writer.uint32(24).int32(message.InstanceNo);
     }
     return writer;
   },
@@ -4614,23 +4657,23 @@ export const PodInfoForRebellion: MessageFns<PodInfoForRebellion> = {
               break;
             }
 
-            message.annotation = reader.string();
+            message.Annotation = reader.string();
             continue;
           }
           case 2: {
-            if (tag !== 16) {
+            if (tag !== 18) {
               break;
             }
 
-            message.instanceNo = reader.int32();
+            message.AppVersion = reader.string();
             continue;
           }
           case 3: {
-            if (tag !== 26) {
+            if (tag !== 24) {
               break;
             }
 
-            message.appVersion = reader.string();
+            message.InstanceNo = reader.int32();
             continue;
           }
         }
@@ -4650,20 +4693,20 @@ export const PodInfoForRebellion: MessageFns<PodInfoForRebellion> = {
   },
   fromPartial<I extends Exact<DeepPartial<PodInfoForRebellion>, I>>(object: I): PodInfoForRebellion {
     const message = createBasePodInfoForRebellion();
-    message.annotation = object.annotation ?? "";
-    message.instanceNo = object.instanceNo ?? 0;
-    message.appVersion = object.appVersion ?? "";
+    message.Annotation = object.Annotation ?? "";
+    message.AppVersion = object.AppVersion ?? "";
+    message.InstanceNo = object.InstanceNo ?? 0;
     return message;
   },
 };
 
 function createBaseCoreInfoForRebellion(): CoreInfoForRebellion {
-  return { podInfos: [] };
+  return { PodInfos: [] };
 }
 
 export const CoreInfoForRebellion: MessageFns<CoreInfoForRebellion> = {
   encode(message: CoreInfoForRebellion, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    for (const v of message.podInfos) {
+    for (const v of message.PodInfos) {
       PodInfoForRebellion.encode(v!, writer.uint32(10).fork()).join();
     }
     return writer;
@@ -4687,7 +4730,7 @@ export const CoreInfoForRebellion: MessageFns<CoreInfoForRebellion> = {
               break;
             }
 
-            message.podInfos.push(PodInfoForRebellion.decode(reader, reader.uint32()));
+            message.PodInfos.push(PodInfoForRebellion.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -4707,18 +4750,18 @@ export const CoreInfoForRebellion: MessageFns<CoreInfoForRebellion> = {
   },
   fromPartial<I extends Exact<DeepPartial<CoreInfoForRebellion>, I>>(object: I): CoreInfoForRebellion {
     const message = createBaseCoreInfoForRebellion();
-    message.podInfos = object.podInfos?.map((e) => PodInfoForRebellion.fromPartial(e)) || [];
+    message.PodInfos = object.PodInfos?.map((e) => PodInfoForRebellion.fromPartial(e)) || [];
     return message;
   },
 };
 
 function createBaseRebellionLocalprocsReply(): RebellionLocalprocsReply {
-  return { data: {} };
+  return { Data: {} };
 }
 
 export const RebellionLocalprocsReply: MessageFns<RebellionLocalprocsReply> = {
   encode(message: RebellionLocalprocsReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    globalThis.Object.entries(message.data).forEach(([key, value]: [string, CoreInfoForRebellion]) => {
+    globalThis.Object.entries(message.Data).forEach(([key, value]: [string, CoreInfoForRebellion]) => {
       RebellionLocalprocsReply_DataEntry.encode({ key: key as any, value }, writer.uint32(10).fork()).join();
     });
     return writer;
@@ -4744,7 +4787,7 @@ export const RebellionLocalprocsReply: MessageFns<RebellionLocalprocsReply> = {
 
             const entry1 = RebellionLocalprocsReply_DataEntry.decode(reader, reader.uint32());
             if (entry1.value !== undefined) {
-              message.data[entry1.key] = entry1.value;
+              message.Data[entry1.key] = entry1.value;
             }
             continue;
           }
@@ -4765,7 +4808,7 @@ export const RebellionLocalprocsReply: MessageFns<RebellionLocalprocsReply> = {
   },
   fromPartial<I extends Exact<DeepPartial<RebellionLocalprocsReply>, I>>(object: I): RebellionLocalprocsReply {
     const message = createBaseRebellionLocalprocsReply();
-    message.data = (globalThis.Object.entries(object.data ?? {}) as [string, CoreInfoForRebellion][]).reduce(
+    message.Data = (globalThis.Object.entries(object.Data ?? {}) as [string, CoreInfoForRebellion][]).reduce(
       (acc: { [key: string]: CoreInfoForRebellion }, [key, value]: [string, CoreInfoForRebellion]) => {
         if (value !== undefined) {
           acc[key] = CoreInfoForRebellion.fromPartial(value);
@@ -4851,148 +4894,14 @@ export const RebellionLocalprocsReply_DataEntry: MessageFns<RebellionLocalprocsR
   },
 };
 
-function createBaseStreamPort(): StreamPort {
-  return { srcport: 0, dstport: 0, proto: "" };
-}
-
-export const StreamPort: MessageFns<StreamPort> = {
-  encode(message: StreamPort, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.srcport !== 0) {
-      writer.uint32(8).int32(message.srcport);
-    }
-    if (message.dstport !== 0) {
-      writer.uint32(16).int32(message.dstport);
-    }
-    if (message.proto !== "") {
-      writer.uint32(26).string(message.proto);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): StreamPort {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseStreamPort();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 8) {
-              break;
-            }
-
-            message.srcport = reader.int32();
-            continue;
-          }
-          case 2: {
-            if (tag !== 16) {
-              break;
-            }
-
-            message.dstport = reader.int32();
-            continue;
-          }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.proto = reader.string();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  create<I extends Exact<DeepPartial<StreamPort>, I>>(base?: I): StreamPort {
-    return StreamPort.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<StreamPort>, I>>(object: I): StreamPort {
-    const message = createBaseStreamPort();
-    message.srcport = object.srcport ?? 0;
-    message.dstport = object.dstport ?? 0;
-    message.proto = object.proto ?? "";
-    return message;
-  },
-};
-
-function createBaseAnnotation(): Annotation {
-  return { ports: [] };
-}
-
-export const Annotation: MessageFns<Annotation> = {
-  encode(message: Annotation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    for (const v of message.ports) {
-      StreamPort.encode(v!, writer.uint32(10).fork()).join();
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): Annotation {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseAnnotation();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.ports.push(StreamPort.decode(reader, reader.uint32()));
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  create<I extends Exact<DeepPartial<Annotation>, I>>(base?: I): Annotation {
-    return Annotation.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<Annotation>, I>>(object: I): Annotation {
-    const message = createBaseAnnotation();
-    message.ports = object.ports?.map((e) => StreamPort.fromPartial(e)) || [];
-    return message;
-  },
-};
-
 function createBaseStreamrouterPortsRequest(): StreamrouterPortsRequest {
-  return { appname: "" };
+  return { Appname: "" };
 }
 
 export const StreamrouterPortsRequest: MessageFns<StreamrouterPortsRequest> = {
   encode(message: StreamrouterPortsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.appname !== "") {
-      writer.uint32(10).string(message.appname);
+    if (message.Appname !== "") {
+      writer.uint32(10).string(message.Appname);
     }
     return writer;
   },
@@ -5015,7 +4924,7 @@ export const StreamrouterPortsRequest: MessageFns<StreamrouterPortsRequest> = {
               break;
             }
 
-            message.appname = reader.string();
+            message.Appname = reader.string();
             continue;
           }
         }
@@ -5035,20 +4944,20 @@ export const StreamrouterPortsRequest: MessageFns<StreamrouterPortsRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<StreamrouterPortsRequest>, I>>(object: I): StreamrouterPortsRequest {
     const message = createBaseStreamrouterPortsRequest();
-    message.appname = object.appname ?? "";
+    message.Appname = object.Appname ?? "";
     return message;
   },
 };
 
 function createBaseStreamrouterPortsReply(): StreamrouterPortsReply {
-  return { data: [] };
+  return { Data: [] };
 }
 
 export const StreamrouterPortsReply: MessageFns<StreamrouterPortsReply> = {
   encode(message: StreamrouterPortsReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.data.length !== 0) {
+    if (message.Data.length !== 0) {
       writer.uint32(10).fork();
-      for (const v of message.data) {
+      for (const v of message.Data) {
         writer.int32(v);
       }
       writer.join();
@@ -5071,7 +4980,7 @@ export const StreamrouterPortsReply: MessageFns<StreamrouterPortsReply> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag === 8) {
-              message.data.push(reader.int32());
+              message.Data.push(reader.int32());
 
               continue;
             }
@@ -5079,7 +4988,7 @@ export const StreamrouterPortsReply: MessageFns<StreamrouterPortsReply> = {
             if (tag === 10) {
               const end2 = reader.uint32() + reader.pos;
               while (reader.pos < end2) {
-                message.data.push(reader.int32());
+                message.Data.push(reader.int32());
               }
 
               continue;
@@ -5104,19 +5013,19 @@ export const StreamrouterPortsReply: MessageFns<StreamrouterPortsReply> = {
   },
   fromPartial<I extends Exact<DeepPartial<StreamrouterPortsReply>, I>>(object: I): StreamrouterPortsReply {
     const message = createBaseStreamrouterPortsReply();
-    message.data = object.data?.map((e) => e) || [];
+    message.Data = object.Data?.map((e) => e) || [];
     return message;
   },
 };
 
 function createBaseStreamrouterStreamprocsRequest(): StreamrouterStreamprocsRequest {
-  return { appname: "" };
+  return { Appname: "" };
 }
 
 export const StreamrouterStreamprocsRequest: MessageFns<StreamrouterStreamprocsRequest> = {
   encode(message: StreamrouterStreamprocsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.appname !== "") {
-      writer.uint32(10).string(message.appname);
+    if (message.Appname !== "") {
+      writer.uint32(10).string(message.Appname);
     }
     return writer;
   },
@@ -5139,7 +5048,7 @@ export const StreamrouterStreamprocsRequest: MessageFns<StreamrouterStreamprocsR
               break;
             }
 
-            message.appname = reader.string();
+            message.Appname = reader.string();
             continue;
           }
         }
@@ -5161,22 +5070,22 @@ export const StreamrouterStreamprocsRequest: MessageFns<StreamrouterStreamprocsR
     object: I,
   ): StreamrouterStreamprocsRequest {
     const message = createBaseStreamrouterStreamprocsRequest();
-    message.appname = object.appname ?? "";
+    message.Appname = object.Appname ?? "";
     return message;
   },
 };
 
 function createBaseStreamUpstream(): StreamUpstream {
-  return { host: "", instanceNo: 0 };
+  return { Host: "", InstanceNo: 0 };
 }
 
 export const StreamUpstream: MessageFns<StreamUpstream> = {
   encode(message: StreamUpstream, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.host !== "") {
-      writer.uint32(10).string(message.host);
+    if (message.Host !== "") {
+      writer.uint32(10).string(message.Host);
     }
-    if (message.instanceNo !== 0) {
-      writer.uint32(16).int32(message.instanceNo);
+    if (message.InstanceNo !== 0) {
+      writer.uint32(16).int32(message.InstanceNo);
     }
     return writer;
   },
@@ -5199,7 +5108,7 @@ export const StreamUpstream: MessageFns<StreamUpstream> = {
               break;
             }
 
-            message.host = reader.string();
+            message.Host = reader.string();
             continue;
           }
           case 2: {
@@ -5207,7 +5116,7 @@ export const StreamUpstream: MessageFns<StreamUpstream> = {
               break;
             }
 
-            message.instanceNo = reader.int32();
+            message.InstanceNo = reader.int32();
             continue;
           }
         }
@@ -5227,29 +5136,29 @@ export const StreamUpstream: MessageFns<StreamUpstream> = {
   },
   fromPartial<I extends Exact<DeepPartial<StreamUpstream>, I>>(object: I): StreamUpstream {
     const message = createBaseStreamUpstream();
-    message.host = object.host ?? "";
-    message.instanceNo = object.instanceNo ?? 0;
+    message.Host = object.Host ?? "";
+    message.InstanceNo = object.InstanceNo ?? 0;
     return message;
   },
 };
 
 function createBaseStreamService(): StreamService {
-  return { upstreamPort: 0, listenPort: 0, send: "", expect: "" };
+  return { UpstreamPort: 0, ListenPort: 0, Send: "", Expect: "" };
 }
 
 export const StreamService: MessageFns<StreamService> = {
   encode(message: StreamService, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.upstreamPort !== 0) {
-      writer.uint32(8).int32(message.upstreamPort);
+    if (message.UpstreamPort !== 0) {
+      writer.uint32(8).int32(message.UpstreamPort);
     }
-    if (message.listenPort !== 0) {
-      writer.uint32(16).int32(message.listenPort);
+    if (message.ListenPort !== 0) {
+      writer.uint32(16).int32(message.ListenPort);
     }
-    if (message.send !== "") {
-      writer.uint32(26).string(message.send);
+    if (message.Send !== "") {
+      writer.uint32(26).string(message.Send);
     }
-    if (message.expect !== "") {
-      writer.uint32(34).string(message.expect);
+    if (message.Expect !== "") {
+      writer.uint32(34).string(message.Expect);
     }
     return writer;
   },
@@ -5272,7 +5181,7 @@ export const StreamService: MessageFns<StreamService> = {
               break;
             }
 
-            message.upstreamPort = reader.int32();
+            message.UpstreamPort = reader.int32();
             continue;
           }
           case 2: {
@@ -5280,7 +5189,7 @@ export const StreamService: MessageFns<StreamService> = {
               break;
             }
 
-            message.listenPort = reader.int32();
+            message.ListenPort = reader.int32();
             continue;
           }
           case 3: {
@@ -5288,7 +5197,7 @@ export const StreamService: MessageFns<StreamService> = {
               break;
             }
 
-            message.send = reader.string();
+            message.Send = reader.string();
             continue;
           }
           case 4: {
@@ -5296,7 +5205,7 @@ export const StreamService: MessageFns<StreamService> = {
               break;
             }
 
-            message.expect = reader.string();
+            message.Expect = reader.string();
             continue;
           }
         }
@@ -5316,27 +5225,27 @@ export const StreamService: MessageFns<StreamService> = {
   },
   fromPartial<I extends Exact<DeepPartial<StreamService>, I>>(object: I): StreamService {
     const message = createBaseStreamService();
-    message.upstreamPort = object.upstreamPort ?? 0;
-    message.listenPort = object.listenPort ?? 0;
-    message.send = object.send ?? "";
-    message.expect = object.expect ?? "";
+    message.UpstreamPort = object.UpstreamPort ?? 0;
+    message.ListenPort = object.ListenPort ?? 0;
+    message.Send = object.Send ?? "";
+    message.Expect = object.Expect ?? "";
     return message;
   },
 };
 
 function createBaseStreamProc(): StreamProc {
-  return { name: "", upstreams: [], services: [] };
+  return { Name: "", Upstreams: [], Services: [] };
 }
 
 export const StreamProc: MessageFns<StreamProc> = {
   encode(message: StreamProc, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.name !== "") {
-      writer.uint32(10).string(message.name);
+    if (message.Name !== "") {
+      writer.uint32(10).string(message.Name);
     }
-    for (const v of message.upstreams) {
+    for (const v of message.Upstreams) {
       StreamUpstream.encode(v!, writer.uint32(18).fork()).join();
     }
-    for (const v of message.services) {
+    for (const v of message.Services) {
       StreamService.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
@@ -5360,7 +5269,7 @@ export const StreamProc: MessageFns<StreamProc> = {
               break;
             }
 
-            message.name = reader.string();
+            message.Name = reader.string();
             continue;
           }
           case 2: {
@@ -5368,7 +5277,7 @@ export const StreamProc: MessageFns<StreamProc> = {
               break;
             }
 
-            message.upstreams.push(StreamUpstream.decode(reader, reader.uint32()));
+            message.Upstreams.push(StreamUpstream.decode(reader, reader.uint32()));
             continue;
           }
           case 3: {
@@ -5376,7 +5285,7 @@ export const StreamProc: MessageFns<StreamProc> = {
               break;
             }
 
-            message.services.push(StreamService.decode(reader, reader.uint32()));
+            message.Services.push(StreamService.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -5396,9 +5305,9 @@ export const StreamProc: MessageFns<StreamProc> = {
   },
   fromPartial<I extends Exact<DeepPartial<StreamProc>, I>>(object: I): StreamProc {
     const message = createBaseStreamProc();
-    message.name = object.name ?? "";
-    message.upstreams = object.upstreams?.map((e) => StreamUpstream.fromPartial(e)) || [];
-    message.services = object.services?.map((e) => StreamService.fromPartial(e)) || [];
+    message.Name = object.Name ?? "";
+    message.Upstreams = object.Upstreams?.map((e) => StreamUpstream.fromPartial(e)) || [];
+    message.Services = object.Services?.map((e) => StreamService.fromPartial(e)) || [];
     return message;
   },
 };
@@ -5459,12 +5368,12 @@ export const StreamProcList: MessageFns<StreamProcList> = {
 };
 
 function createBaseStreamrouterStreamprocsReply(): StreamrouterStreamprocsReply {
-  return { data: {} };
+  return { Data: {} };
 }
 
 export const StreamrouterStreamprocsReply: MessageFns<StreamrouterStreamprocsReply> = {
   encode(message: StreamrouterStreamprocsReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    globalThis.Object.entries(message.data).forEach(([key, value]: [string, StreamProcList]) => {
+    globalThis.Object.entries(message.Data).forEach(([key, value]: [string, StreamProcList]) => {
       StreamrouterStreamprocsReply_DataEntry.encode({ key: key as any, value }, writer.uint32(10).fork()).join();
     });
     return writer;
@@ -5490,7 +5399,7 @@ export const StreamrouterStreamprocsReply: MessageFns<StreamrouterStreamprocsRep
 
             const entry1 = StreamrouterStreamprocsReply_DataEntry.decode(reader, reader.uint32());
             if (entry1.value !== undefined) {
-              message.data[entry1.key] = entry1.value;
+              message.Data[entry1.key] = entry1.value;
             }
             continue;
           }
@@ -5511,7 +5420,7 @@ export const StreamrouterStreamprocsReply: MessageFns<StreamrouterStreamprocsRep
   },
   fromPartial<I extends Exact<DeepPartial<StreamrouterStreamprocsReply>, I>>(object: I): StreamrouterStreamprocsReply {
     const message = createBaseStreamrouterStreamprocsReply();
-    message.data = (globalThis.Object.entries(object.data ?? {}) as [string, StreamProcList][]).reduce(
+    message.Data = (globalThis.Object.entries(object.Data ?? {}) as [string, StreamProcList][]).reduce(
       (acc: { [key: string]: StreamProcList }, [key, value]: [string, StreamProcList]) => {
         if (value !== undefined) {
           acc[key] = StreamProcList.fromPartial(value);
@@ -5597,14 +5506,148 @@ export const StreamrouterStreamprocsReply_DataEntry: MessageFns<StreamrouterStre
   },
 };
 
+function createBasePort(): Port {
+  return { Srcport: 0, Dstport: 0, Proto: "" };
+}
+
+export const Port: MessageFns<Port> = {
+  encode(message: Port, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.Srcport !== 0) {
+      writer.uint32(8).int32(message.Srcport);
+    }
+    if (message.Dstport !== 0) {
+      writer.uint32(16).int32(message.Dstport);
+    }
+    if (message.Proto !== "") {
+      writer.uint32(26).string(message.Proto);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Port {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePort();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.Srcport = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.Dstport = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.Proto = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<Port>, I>>(base?: I): Port {
+    return Port.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Port>, I>>(object: I): Port {
+    const message = createBasePort();
+    message.Srcport = object.Srcport ?? 0;
+    message.Dstport = object.Dstport ?? 0;
+    message.Proto = object.Proto ?? "";
+    return message;
+  },
+};
+
+function createBaseAnnotation(): Annotation {
+  return { Ports: [] };
+}
+
+export const Annotation: MessageFns<Annotation> = {
+  encode(message: Annotation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.Ports) {
+      Port.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Annotation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAnnotation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.Ports.push(Port.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<Annotation>, I>>(base?: I): Annotation {
+    return Annotation.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Annotation>, I>>(object: I): Annotation {
+    const message = createBaseAnnotation();
+    message.Ports = object.Ports?.map((e) => Port.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseWebrouterWebprocsRequest(): WebrouterWebprocsRequest {
-  return { appname: "" };
+  return { Appname: "" };
 }
 
 export const WebrouterWebprocsRequest: MessageFns<WebrouterWebprocsRequest> = {
   encode(message: WebrouterWebprocsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.appname !== "") {
-      writer.uint32(10).string(message.appname);
+    if (message.Appname !== "") {
+      writer.uint32(10).string(message.Appname);
     }
     return writer;
   },
@@ -5627,7 +5670,7 @@ export const WebrouterWebprocsRequest: MessageFns<WebrouterWebprocsRequest> = {
               break;
             }
 
-            message.appname = reader.string();
+            message.Appname = reader.string();
             continue;
           }
         }
@@ -5647,13 +5690,13 @@ export const WebrouterWebprocsRequest: MessageFns<WebrouterWebprocsRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<WebrouterWebprocsRequest>, I>>(object: I): WebrouterWebprocsRequest {
     const message = createBaseWebrouterWebprocsRequest();
-    message.appname = object.appname ?? "";
+    message.Appname = object.Appname ?? "";
     return message;
   },
 };
 
 function createBaseContainerForWebrouter(): ContainerForWebrouter {
-  return { IP: "", expose: 0 };
+  return { IP: "", Expose: 0 };
 }
 
 export const ContainerForWebrouter: MessageFns<ContainerForWebrouter> = {
@@ -5661,8 +5704,8 @@ export const ContainerForWebrouter: MessageFns<ContainerForWebrouter> = {
     if (message.IP !== "") {
       writer.uint32(10).string(message.IP);
     }
-    if (message.expose !== 0) {
-      writer.uint32(16).int32(message.expose);
+    if (message.Expose !== 0) {
+      writer.uint32(16).int32(message.Expose);
     }
     return writer;
   },
@@ -5693,7 +5736,7 @@ export const ContainerForWebrouter: MessageFns<ContainerForWebrouter> = {
               break;
             }
 
-            message.expose = reader.int32();
+            message.Expose = reader.int32();
             continue;
           }
         }
@@ -5714,21 +5757,21 @@ export const ContainerForWebrouter: MessageFns<ContainerForWebrouter> = {
   fromPartial<I extends Exact<DeepPartial<ContainerForWebrouter>, I>>(object: I): ContainerForWebrouter {
     const message = createBaseContainerForWebrouter();
     message.IP = object.IP ?? "";
-    message.expose = object.expose ?? 0;
+    message.Expose = object.Expose ?? 0;
     return message;
   },
 };
 
 function createBasePodInfoForWebrouter(): PodInfoForWebrouter {
-  return { annotation: "", containers: [] };
+  return { Annotation: "", Containers: [] };
 }
 
 export const PodInfoForWebrouter: MessageFns<PodInfoForWebrouter> = {
   encode(message: PodInfoForWebrouter, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.annotation !== "") {
-      writer.uint32(10).string(message.annotation);
+    if (message.Annotation !== "") {
+      writer.uint32(10).string(message.Annotation);
     }
-    for (const v of message.containers) {
+    for (const v of message.Containers) {
       ContainerForWebrouter.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
@@ -5752,7 +5795,7 @@ export const PodInfoForWebrouter: MessageFns<PodInfoForWebrouter> = {
               break;
             }
 
-            message.annotation = reader.string();
+            message.Annotation = reader.string();
             continue;
           }
           case 2: {
@@ -5760,7 +5803,7 @@ export const PodInfoForWebrouter: MessageFns<PodInfoForWebrouter> = {
               break;
             }
 
-            message.containers.push(ContainerForWebrouter.decode(reader, reader.uint32()));
+            message.Containers.push(ContainerForWebrouter.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -5780,19 +5823,19 @@ export const PodInfoForWebrouter: MessageFns<PodInfoForWebrouter> = {
   },
   fromPartial<I extends Exact<DeepPartial<PodInfoForWebrouter>, I>>(object: I): PodInfoForWebrouter {
     const message = createBasePodInfoForWebrouter();
-    message.annotation = object.annotation ?? "";
-    message.containers = object.containers?.map((e) => ContainerForWebrouter.fromPartial(e)) || [];
+    message.Annotation = object.Annotation ?? "";
+    message.Containers = object.Containers?.map((e) => ContainerForWebrouter.fromPartial(e)) || [];
     return message;
   },
 };
 
 function createBaseCoreInfoForWebrouter(): CoreInfoForWebrouter {
-  return { podInfos: [] };
+  return { PodInfos: [] };
 }
 
 export const CoreInfoForWebrouter: MessageFns<CoreInfoForWebrouter> = {
   encode(message: CoreInfoForWebrouter, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    for (const v of message.podInfos) {
+    for (const v of message.PodInfos) {
       PodInfoForWebrouter.encode(v!, writer.uint32(10).fork()).join();
     }
     return writer;
@@ -5816,7 +5859,7 @@ export const CoreInfoForWebrouter: MessageFns<CoreInfoForWebrouter> = {
               break;
             }
 
-            message.podInfos.push(PodInfoForWebrouter.decode(reader, reader.uint32()));
+            message.PodInfos.push(PodInfoForWebrouter.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -5836,18 +5879,18 @@ export const CoreInfoForWebrouter: MessageFns<CoreInfoForWebrouter> = {
   },
   fromPartial<I extends Exact<DeepPartial<CoreInfoForWebrouter>, I>>(object: I): CoreInfoForWebrouter {
     const message = createBaseCoreInfoForWebrouter();
-    message.podInfos = object.podInfos?.map((e) => PodInfoForWebrouter.fromPartial(e)) || [];
+    message.PodInfos = object.PodInfos?.map((e) => PodInfoForWebrouter.fromPartial(e)) || [];
     return message;
   },
 };
 
 function createBaseWebrouterWebprocsReply(): WebrouterWebprocsReply {
-  return { data: {} };
+  return { Data: {} };
 }
 
 export const WebrouterWebprocsReply: MessageFns<WebrouterWebprocsReply> = {
   encode(message: WebrouterWebprocsReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    globalThis.Object.entries(message.data).forEach(([key, value]: [string, CoreInfoForWebrouter]) => {
+    globalThis.Object.entries(message.Data).forEach(([key, value]: [string, CoreInfoForWebrouter]) => {
       WebrouterWebprocsReply_DataEntry.encode({ key: key as any, value }, writer.uint32(10).fork()).join();
     });
     return writer;
@@ -5873,7 +5916,7 @@ export const WebrouterWebprocsReply: MessageFns<WebrouterWebprocsReply> = {
 
             const entry1 = WebrouterWebprocsReply_DataEntry.decode(reader, reader.uint32());
             if (entry1.value !== undefined) {
-              message.data[entry1.key] = entry1.value;
+              message.Data[entry1.key] = entry1.value;
             }
             continue;
           }
@@ -5894,7 +5937,7 @@ export const WebrouterWebprocsReply: MessageFns<WebrouterWebprocsReply> = {
   },
   fromPartial<I extends Exact<DeepPartial<WebrouterWebprocsReply>, I>>(object: I): WebrouterWebprocsReply {
     const message = createBaseWebrouterWebprocsReply();
-    message.data = (globalThis.Object.entries(object.data ?? {}) as [string, CoreInfoForWebrouter][]).reduce(
+    message.Data = (globalThis.Object.entries(object.Data ?? {}) as [string, CoreInfoForWebrouter][]).reduce(
       (acc: { [key: string]: CoreInfoForWebrouter }, [key, value]: [string, CoreInfoForWebrouter]) => {
         if (value !== undefined) {
           acc[key] = CoreInfoForWebrouter.fromPartial(value);
