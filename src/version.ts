@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { readPackageFile } from './util/package-file.js';
 
 /** This build's own version (the npm package version). */
-export const PACKAGE_VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
-  .version;
+export const PACKAGE_VERSION: string = (JSON.parse(readPackageFile('package.json')) as { version: string }).version;
 
 /**
  * What `/version` and `-v` answer: the version of the Go lainlet whose API this one reproduces.
