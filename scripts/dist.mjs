@@ -10,12 +10,15 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const out = join(root, 'dist/lainlet');
+// `--out PATH` builds somewhere else (the tests build into a temp dir).
+const { values: cli } = parseArgs({ options: { out: { type: 'string' } } });
+const out = resolve(cli.out ?? join(root, 'dist/lainlet'));
 // Files read at run time through readPackageFile(), embedded under the same names.
 const ASSETS = ['package.json', 'fixtures/cluster-small.json'];
 // The fuse every SEA-capable node binary carries; postject flips it to say "a blob is here".
@@ -80,7 +83,7 @@ try {
 
   const mb = (statSync(out).size / 1e6).toFixed(1);
   const bundleKb = Math.round(statSync(bundle).size / 1e3);
-  process.stdout.write(`dist/lainlet: ${mb} MB (node ${process.version} + ${bundleKb} kB bundle), built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  process.stdout.write(`${relative(process.cwd(), out)}: ${mb} MB (node ${process.version} + ${bundleKb} kB bundle), built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
