@@ -8,7 +8,7 @@
 //   3. postject injects the blob into a copy of the node binary that runs this script.
 // The result is a linux-x64 executable when built on linux-x64 (it is that node binary).
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -34,6 +34,13 @@ function quiet(cmd, args) {
     process.stderr.write(`${err.stdout ?? ''}${err.stderr ?? ''}`);
     throw err;
   }
+}
+
+// A node built without SEA support (some distributions' shared-library builds) would give an
+// executable that runs as a plain node; say so instead.
+if (!readFileSync(process.execPath).includes(SEA_FUSE)) {
+  process.stderr.write(`${process.execPath} (node ${process.version}) cannot make a single executable: it has no ${SEA_FUSE}; build with an official Node.js 20 binary\n`);
+  process.exit(1);
 }
 
 const started = Date.now();
