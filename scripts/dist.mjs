@@ -90,7 +90,8 @@ try {
 
   const mb = (statSync(out).size / 1e6).toFixed(1);
   const bundleKb = Math.round(statSync(bundle).size / 1e3);
-  process.stdout.write(`${relative(process.cwd(), out)}: ${mb} MB (node ${process.version} + ${bundleKb} kB bundle), built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  const shown = relative(process.cwd(), out).startsWith('..') ? out : relative(process.cwd(), out);
+  process.stdout.write(`${shown}: ${mb} MB (node ${process.version} + ${bundleKb} kB bundle), built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -30,6 +30,7 @@ test('SIGTERM to the PID of `npx lainlet ...` stops the daemon too (npm passes i
   // npm -> sh -> node: the daemon is not the PID that got the signal.
   assert.ok(outcome.tree.length >= 2, `npx ran lainlet in its own process tree: ${outcome.tree.join(',')}`);
   assertStoppedCleanly(outcome);
+  console.log(`npx lainlet: all stopped ${outcome.stoppedMs} ms after SIGTERM`);
 });
 
 test('bin/lainlet.js runs the daemon in its own process: SIGTERM to it leaves nothing', { timeout: 60_000 }, async () => {
@@ -41,4 +42,5 @@ test('bin/lainlet.js runs the daemon in its own process: SIGTERM to it leaves no
   );
   assert.deepEqual(outcome.tree.length, 1, `bin/lainlet.js started child processes: ${outcome.tree.join(',')}`);
   assertStoppedCleanly(outcome);
+  console.log(`bin/lainlet.js: stopped ${outcome.stoppedMs} ms after SIGTERM`);
 });
