@@ -77,7 +77,14 @@ function accepts(port: number): Promise<boolean> {
 export async function sigtermStartedPid(
   command: string,
   args: string[],
-  opts: { port: number; cwd?: string; env?: NodeJS.ProcessEnv; readyTimeoutMs?: number; limitMs?: number },
+  opts: {
+    /** The HTTP port, or a pattern whose first group finds it in the command's output. */
+    port: number | RegExp;
+    cwd?: string;
+    env?: NodeJS.ProcessEnv;
+    readyTimeoutMs?: number;
+    limitMs?: number;
+  },
 ): Promise<SigtermOutcome> {
   const out = new OutputTail(64 * 1024);
   const child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -88,16 +95,19 @@ export async function sigtermStartedPid(
   let tree: number[] = [pid];
   try {
     const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
-    for (;;) {
-      const answer = await get(opts.port, '/debug', { timeoutMs: 1_000 }).catch(() => undefined);
-      if (answer?.status === 200) break;
-      if (Date.now() > deadline || child.exitCode !== null) {
-        throw new Error(`${command} ${args.join(' ')}: no answer on port ${opts.port}. Output:\n${out.lastLines(30)}`);
+    const port = await (async (): Promise<number> => {
+      for (;;) {
+        const found = typeof opts.port === 'number' ? opts.port : Number(opts.port.exec(out.text())?.[1]) || undefined;
+        const answer = found === undefined ? undefined : await get(found, '/debug', { timeoutMs: 1_000 }).catch(() => undefined);
+        if (found !== undefined && answer?.status === 200) return found;
+        if (Date.now() > deadline || child.exitCode !== null) {
+          throw new Error(`${command} ${args.join(' ')}: no answer on port ${String(found ?? opts.port)}. Output:\n${out.lastLines(30)}`);
+        }
+        await sleep(100);
       }
-      await sleep(100);
-    }
+    })();
     // A client in the middle of a watch, as on a real node.
-    const stream = watch(opts.port, '/v2/procwatcher?appname=hello&watch=1');
+    const stream = watch(port, '/v2/procwatcher?appname=hello&watch=1');
     await stream.next((e) => e.event === 'init', 10_000);
     tree = processTree(pid);
 
@@ -109,7 +119,7 @@ export async function sigtermStartedPid(
     let listening = true;
     while (Date.now() - signalledAt <= limitMs) {
       leftover = tree.filter(isAlive);
-      listening = await accepts(opts.port);
+      listening = await accepts(port);
       if (leftover.length === 0 && !listening) {
         stoppedMs = Date.now() - signalledAt;
         break;

@@ -139,3 +139,18 @@ test('SIGTERM to the executable PID leaves no process and nothing listening with
   assert.equal(outcome.listening, false, detail);
   console.log(`single executable stopped ${outcome.stoppedMs} ms after SIGTERM`);
 });
+
+test('the executable runs the demo from its embedded sample cluster; SIGTERM stops it and its etcd', { timeout: 120_000 }, async () => {
+  const outcome = await sigtermStartedPid(exe, ['demo'], {
+    // The first http:// address the demo prints is lainlet's.
+    port: /http:\/\/127\.0\.0\.1:(\d+)/,
+    env: nodeless,
+    cwd: path.dirname(exe),
+  });
+  const detail = `tree ${outcome.tree.join(',')}, left ${outcome.leftover.join(',') || 'none'}, listening ${outcome.listening}\n${outcome.output}`;
+  assert.match(outcome.output, /loaded the sample cluster: \d+ keys/, detail);
+  assert.ok(outcome.tree.length >= 2, `the demo runs its own etcd: ${detail}`);
+  assert.deepEqual(outcome.leftover, [], detail);
+  assert.equal(outcome.listening, false, detail);
+  console.log(`single executable demo: lainlet and etcd stopped ${outcome.stoppedMs} ms after SIGTERM`);
+});
