@@ -14,7 +14,7 @@ export interface SigtermOutcome {
   tree: number[];
   /** Those still alive (not zombies) when we stopped waiting. */
   leftover: number[];
-  /** Whether the HTTP port still accepted connections when we stopped waiting. */
+  /** Whether a port (HTTP, or one of otherPorts) still accepted connections when we stopped waiting. */
   listening: boolean;
   /** From SIGTERM until nothing was left; undefined if that never happened within the limit. */
   stoppedMs: number | undefined;
@@ -80,6 +80,8 @@ export async function sigtermStartedPid(
   opts: {
     /** The HTTP port, or a pattern whose first group finds it in the command's output. */
     port: number | RegExp;
+    /** More ports the command listens on (gRPC) that must be closed too. */
+    otherPorts?: number[];
     cwd?: string;
     env?: NodeJS.ProcessEnv;
     readyTimeoutMs?: number;
@@ -119,7 +121,7 @@ export async function sigtermStartedPid(
     let listening = true;
     while (Date.now() - signalledAt <= limitMs) {
       leftover = tree.filter(isAlive);
-      listening = await accepts(port);
+      listening = (await Promise.all([port, ...(opts.otherPorts ?? [])].map(accepts))).includes(true);
       if (leftover.length === 0 && !listening) {
         stoppedMs = Date.now() - signalledAt;
         break;

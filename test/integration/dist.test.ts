@@ -11,10 +11,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { freeLoopbackPort } from '../../src/demo/free-port.js';
+import { freeLoopbackPorts } from '../../src/demo/free-port.js';
 import { startSampleEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { get, REPO_ROOT } from '../helpers/lainlet.js';
 import { envWithoutNpm, sigtermStartedPid } from '../helpers/supervised.js';
+import { unitExecStart } from '../helpers/systemd-unit.js';
 
 const run = promisify(execFile);
 const fixtures = path.join(REPO_ROOT, 'test/fixtures');
@@ -84,7 +85,7 @@ test('the executable serves gRPC over TLS and runs `get` and `watch`, with its v
     'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost',
     '-addext', 'subjectAltName=DNS:localhost', '-keyout', key, '-out', cert,
   ], { stdio: 'ignore', timeout: 30_000 });
-  const [web, grpcPort] = [await freeLoopbackPort(), await freeLoopbackPort()];
+  const [web, grpcPort] = await freeLoopbackPorts(2);
   const daemon = execFile(exe, ['-web', `127.0.0.1:${web}`, '-grpc.addr', `127.0.0.1:${grpcPort}`, '-grpc.TLS', '-grpc.key', key, '-grpc.cert', cert,
     '-etcd', env.etcd.endpoint, '-ip', '127.0.0.1'], { env: nodeless, cwd: path.dirname(exe) });
   children.push(() => daemon.kill('SIGKILL'));
@@ -126,18 +127,25 @@ test('the executable serves gRPC over TLS and runs `get` and `watch`, with its v
   }
 });
 
-test('SIGTERM to the executable PID leaves no process and nothing listening within 5 s', { timeout: 60_000 }, async () => {
-  const port = await freeLoopbackPort();
-  const outcome = await sigtermStartedPid(exe, ['-web', `127.0.0.1:${port}`, '-etcd', env.etcd.endpoint, '-ip', '127.0.0.1'], {
-    port,
-    env: nodeless,
-    cwd: path.dirname(exe),
-  });
+test("SIGTERM to the unit's ExecStart process (the executable) leaves no process and nothing listening within 5 s", { timeout: 60_000 }, async () => {
+  const [web, grpcPort] = await freeLoopbackPorts(2);
+  // deploy/lainlet.service's command line, with this test's loopback ports and etcd.
+  const replace = new Map([
+    ['/usr/bin/lainlet', exe],
+    ['-web=:9001', `-web=127.0.0.1:${web}`],
+    ['-grpc.addr=:9000', `-grpc.addr=127.0.0.1:${grpcPort}`],
+    ['-etcd=NODE_IP:4001', `-etcd=${env.etcd.endpoint}`],
+    ['-ip=NODE_IP', '-ip=127.0.0.1'],
+  ]);
+  const unitArgv = unitExecStart('NODE_IP');
+  assert.deepEqual([...unitArgv].sort(), [...replace.keys()].sort(), 'the unit runs the command this test knows');
+  const [command, ...args] = unitArgv.map((word) => replace.get(word) ?? word);
+  const outcome = await sigtermStartedPid(command, args, { port: web, otherPorts: [grpcPort], env: nodeless, cwd: path.dirname(exe) });
   const detail = `tree ${outcome.tree.join(',')}, left ${outcome.leftover.join(',') || 'none'}, listening ${outcome.listening}\n${outcome.output}`;
   assert.deepEqual(outcome.tree.length, 1, `the executable started child processes: ${detail}`);
   assert.deepEqual(outcome.leftover, [], detail);
   assert.equal(outcome.listening, false, detail);
-  console.log(`single executable stopped ${outcome.stoppedMs} ms after SIGTERM`);
+  console.log(`single executable (the unit's command line): stopped ${outcome.stoppedMs} ms after SIGTERM`);
 });
 
 test('the executable runs the demo from its embedded sample cluster; SIGTERM stops it and its etcd', { timeout: 120_000 }, async () => {

@@ -3,27 +3,12 @@
 // give our SIGTERM handling (exit within 5 s) the time it needs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { parseFlags } from '../../src/cli/flags.js';
-
-const UNIT = readFileSync(new URL('../../deploy/lainlet.service', import.meta.url), 'utf8');
-
-/** `Key=value` settings of one section, continuation lines joined, comments dropped. */
-function section(name: string): Map<string, string> {
-  const lines = UNIT.replace(/\\\n\s*/g, ' ').split('\n');
-  const settings = new Map<string, string>();
-  let inside = false;
-  for (const line of lines) {
-    if (/^\[.*\]$/.test(line.trim())) inside = line.trim() === `[${name}]`;
-    else if (inside && /^\w+=/.test(line)) settings.set(line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1).trim());
-  }
-  return settings;
-}
+import { unitExecStart, unitSection as section } from '../helpers/systemd-unit.js';
 
 test("the unit's ExecStart runs lainlet itself with the Go unit's flags", () => {
   const service = section('Service');
-  // systemd substitutes ${NODE_IP} from the EnvironmentFile; words are split on spaces.
-  const argv = (service.get('ExecStart') ?? '').replaceAll('${NODE_IP}', '10.0.0.5').split(/\s+/);
+  const argv = unitExecStart('10.0.0.5');
   assert.equal(argv[0], '/usr/bin/lainlet', 'no wrapper between systemd and lainlet');
   const parsed = parseFlags(argv.slice(1));
   assert.equal(parsed.kind, 'run');
