@@ -70,9 +70,10 @@ function accepts(port: number): Promise<boolean> {
 }
 
 /**
- * Runs `command` (a lainlet listening on `port`), waits until it answers with a watch stream
- * open, sends SIGTERM to the started PID only, and reports what is left after `limitMs`.
- * Whatever is left is SIGKILLed afterwards so that a failing test leaves nothing behind.
+ * Runs `command` (a lainlet listening on `port`), waits until it is ready (a watch before its
+ * first etcd read gets 503) and a watch stream is open, sends SIGTERM to the started PID only,
+ * and reports what is left after `limitMs`. Whatever is left is SIGKILLed afterwards so that a
+ * failing test leaves nothing behind.
  */
 export async function sigtermStartedPid(
   command: string,
@@ -100,7 +101,7 @@ export async function sigtermStartedPid(
     const port = await (async (): Promise<number> => {
       for (;;) {
         const found = typeof opts.port === 'number' ? opts.port : Number(opts.port.exec(out.text())?.[1]) || undefined;
-        const answer = found === undefined ? undefined : await get(found, '/debug', { timeoutMs: 1_000 }).catch(() => undefined);
+        const answer = found === undefined ? undefined : await get(found, '/readyz', { timeoutMs: 1_000 }).catch(() => undefined);
         if (found !== undefined && answer?.status === 200) return found;
         if (Date.now() > deadline || child.exitCode !== null) {
           throw new Error(`${command} ${args.join(' ')}: no answer on port ${String(found ?? opts.port)}. Output:\n${out.lastLines(30)}`);
