@@ -86,12 +86,21 @@ try {
   rmSync(out, { force: true });
   copyFileSync(process.execPath, out);
   chmodSync(out, 0o755);
+  // Node's release binary carries its symbol tables (12 MB); binutils' strip drops them when it
+  // is there (it must run before the injection). Symbols for native addons (.dynsym) stay.
+  let stripped = false;
+  try {
+    execFileSync('strip', [out], { stdio: 'pipe' });
+    stripped = true;
+  } catch (err) {
+    if (err.code !== 'ENOENT') throw err;
+  }
   quiet(process.execPath, [POSTJECT, out, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE]);
 
   const mb = (statSync(out).size / 1e6).toFixed(1);
   const bundleKb = Math.round(statSync(bundle).size / 1e3);
   const shown = relative(process.cwd(), out).startsWith('..') ? out : relative(process.cwd(), out);
-  process.stdout.write(`${shown}: ${mb} MB (node ${process.version} + ${bundleKb} kB bundle), built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  process.stdout.write(`${shown}: ${mb} MB (node ${process.version}${stripped ? ' stripped' : ', not stripped: no strip on PATH'} + ${bundleKb} kB bundle), built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
