@@ -1,7 +1,8 @@
 // The single executable (`npm run dist`, scripts/dist.mjs) as a LAIN node gets it: one file
 // copied alone into an empty directory and run with a PATH that has no node. It must answer
 // exactly like `npx lainlet` (the compatibility replay), serve gRPC over TLS, run the client
-// subcommands, and stop on SIGTERM like the npm form.
+// subcommands and the demo (from its embedded sample cluster), and stop on SIGTERM like the npm
+// form, run as deploy/lainlet.service runs it.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
