@@ -1,11 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { readPackageFile } from './util/package-file.js';
 
 /**
  * This build's own version (the npm package version, e.g. `3.0.0`): what `/version` and gRPC
  * `Lainlet.Version` answer, so a caller can tell this lainlet from the Go binary (`2.4.3+git`).
  * Plain semver, like the Go binary's answer, for scripts that parse it.
  */
-export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export const VERSION: string = (JSON.parse(readPackageFile('package.json')) as { version: string }).version;
 
 /** The Go lainlet release whose API (flags, routes, JSON, event stream, gRPC wire) this one reproduces. */
 export const GO_COMPATIBLE_VERSION = '2.4.3';

@@ -5,6 +5,7 @@ import { startDaemon } from '../daemon/daemon.js';
 import { routesHelp } from '../client/routes.js';
 import { CLIENT_HELP } from './client-args.js';
 import { VERSION_LINE } from '../version.js';
+import { stopWhenNpmParentExits } from './npm-parent.js';
 
 async function runDaemon(argv: string[]): Promise<void> {
   const parsed = parseFlags(argv);
@@ -31,6 +32,7 @@ async function runDaemon(argv: string[]): Promise<void> {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  stopWhenNpmParentExits();
   try {
     if (argv[0] === 'get' || argv[0] === 'watch') {
       const run = argv[0] === 'get' ? (await import('./get.js')).runGet : (await import('./watch.js')).runWatch;

@@ -1,23 +1,26 @@
 // The built-in sample cluster (3 nodes, 11 apps, as deployd and the LAIN tools write it to
 // etcd), shipped in the package as fixtures/cluster-small.json.
 import fs from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import type { EtcdHttp } from './etcd-http.js';
+import { readPackageFile } from '../util/package-file.js';
 
 /** `{etcd key: value}` */
 export type ClusterSnapshot = Record<string, string>;
 
-// This module is src/demo/*.ts under tsx and dist/demo/*.js after the build: two levels
-// below the package root either way.
-export const SAMPLE_CLUSTER_PATH = fileURLToPath(new URL('../../fixtures/cluster-small.json', import.meta.url));
+/** The sample cluster's path from the package root (embedded as an asset in the single executable). */
+export const SAMPLE_CLUSTER_FILE = 'fixtures/cluster-small.json';
 
-export function loadSampleCluster(): Promise<ClusterSnapshot> {
-  return loadClusterFile(SAMPLE_CLUSTER_PATH);
+export async function loadSampleCluster(): Promise<ClusterSnapshot> {
+  return parseCluster(readPackageFile(SAMPLE_CLUSTER_FILE), SAMPLE_CLUSTER_FILE);
 }
 
 /** Read a snapshot file in gen_cluster.py's format: one JSON object of string keys and values. */
 export async function loadClusterFile(file: string): Promise<ClusterSnapshot> {
-  const parsed: unknown = JSON.parse(await fs.readFile(file, 'utf8'));
+  return parseCluster(await fs.readFile(file, 'utf8'), file);
+}
+
+function parseCluster(text: string, file: string): ClusterSnapshot {
+  const parsed: unknown = JSON.parse(text);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new Error(`${file}: expected a JSON object of etcd keys to values`);
   }

@@ -6,7 +6,7 @@ import { loadSampleCluster, writeCluster, type ClusterSnapshot } from '../../src
 
 export { EtcdHttp, parseMetric } from '../../src/demo/etcd-http.js';
 export { EtcdProcess, ensureEtcdInstalled, startEtcd, type EtcdStartOptions } from '../../src/demo/etcd-process.js';
-export { loadSampleCluster, loadClusterFile, writeCluster, SAMPLE_CLUSTER_PATH, type ClusterSnapshot } from '../../src/demo/sample-cluster.js';
+export { loadSampleCluster, loadClusterFile, writeCluster, type ClusterSnapshot } from '../../src/demo/sample-cluster.js';
 
 export interface TestEtcd {
   etcd: EtcdProcess;
