@@ -116,6 +116,7 @@ export class EtcdStore {
 
   constructor(options: EtcdStoreOptions, private readonly sink: StoreSink) {
     if (options.endpoints.length === 0) throw new Error('no etcd endpoint given');
+    if (options.pageLimit !== undefined && !(options.pageLimit >= 1)) throw new Error('pageLimit must be at least 1');
     this.opts = {
       probeIntervalMs: 4_000,
       probeTimeoutMs: 4_000,
