@@ -8,7 +8,7 @@
 // `registered` (keep-alives answered), `retrying` (etcd unreachable or the lease lost: grant a
 // new lease and write again), `stopped`.
 import type { Logger } from '../util/log.js';
-import { EtcdClient } from './etcd-client.js';
+import { EtcdClient, endOnce } from './etcd-client.js';
 
 /** Where the registry keeps one key per lainlet (under /lain/, so the store's one watch sees it). */
 export const INSTANCES_PREFIX = '/lain/lainlet/instances/';
@@ -158,20 +158,16 @@ export class LeaseRegistry {
   private keepAlive(client: EtcdClient): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const stream = client.leaseKeepAlive();
-      let settled = false;
       let lastAnswerAt = Date.now();
       let rewriting = false;
-      const finish = (err: Error | null) => {
-        if (settled) return;
-        settled = true;
-        clearInterval(timer);
-        this.cancelStream = null;
-        stream.removeAllListeners('data');
-        stream.on('error', () => {}); // the cancel below reports CANCELLED: expected
-        stream.cancel();
-        if (err) reject(err);
-        else resolve();
-      };
+      const finish = endOnce(
+        stream,
+        () => {
+          clearInterval(timer);
+          this.cancelStream = null;
+        },
+        (err) => (err ? reject(err) : resolve()),
+      );
       this.cancelStream = () => finish(null);
       const renew = () => stream.write({ ID: this.st.leaseId });
       const timer = setInterval(() => {
