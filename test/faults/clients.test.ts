@@ -6,7 +6,7 @@ import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { useEtcd } from '../helpers/etcd.js';
-import { get, startLainlet, type LainletProcess } from '../helpers/lainlet.js';
+import { get, startLainlet, watch, type LainletProcess } from '../helpers/lainlet.js';
 import { HELLO_WEB, debug, figure, loadCluster, until } from './support.js';
 
 // Values up to 8 MB (etcd's default limit is 1.5 MB).
@@ -137,7 +137,7 @@ test('fault 5: 10% of 1000 watchers stop reading: the others are not delayed, me
   await deliver(lainlet, readers, [21], write);
 });
 
-test('fault 6: 20k watch attempts beyond the limit get 503; slowloris times out; odd requests get answers, not 500 or a hang', { timeout: 180_000 }, async () => {
+test('fault 6: 20k watch attempts beyond the limit get 503 with Retry-After: 5; slowloris is cut at the 10 s header timeout; the 8 KB URL limit holds at its boundary; odd requests get answers, not 500 or a hang', { timeout: 180_000 }, async () => {
   await loadCluster(env.http);
   const lainlet = await startLainlet({ etcd: env.etcd.endpoint, readyPath: '/readyz', args: ['-max-watchers', '100'] });
   cleanup.push(() => lainlet.stop());
@@ -177,6 +177,11 @@ test('fault 6: 20k watch attempts beyond the limit get 503; slowloris times out;
   assert.equal(statuses.get('503'), 20_000, `every attempt answered 503: ${JSON.stringify(Object.fromEntries(statuses))}`);
   assert.ok(lainlet.isRunning);
   assert.ok((await debug(lainlet.port)).http.watchersRefused >= 20_000);
+  const refused = watch(lainlet.port, '/v2/coreinfowatcher?watch=1');
+  const refusedHead = await refused.response;
+  refused.close();
+  assert.equal(refusedHead.status, 503);
+  assert.equal(refusedHead.headers['retry-after'], '5', 'the watcher-cap 503 says Retry-After: 5');
   await env.http.put('/lain/config/features/fault', 'step-1');
   await until('kept watchers still served', 5_000, async () => keep.every((r) => r.seen.has(1)));
 
@@ -192,9 +197,15 @@ test('fault 6: 20k watch attempts beyond the limit get 503; slowloris times out;
   slow.destroy();
   assert.ok(closedAt > 0, 'slowloris connection closed by lainlet');
   figure('fault 6 slowloris cut after', closedAt - slowStart, 'ms');
+  // The 10 s header timeout, checked once a second: not before 10 s, and not much after.
+  assert.ok(closedAt - slowStart >= 9_900 && closedAt - slowStart <= 13_000, `headers timed out after ${closedAt - slowStart} ms, expected 10-11 s`);
 
   // Oversize and odd requests: an answer within a bound, never a 500.
+  // The URL limit is 8,192 bytes: at the limit an answer, one byte over 414.
+  const urlOf = (length: number) => `/v2/configwatcher?target=${'a'.repeat(length - '/v2/configwatcher?target='.length)}`;
   const odd: Array<[string, number[]]> = [
+    [urlOf(8_192), [200]],
+    [urlOf(8_193), [414]],
     [`/v2/configwatcher?target=${'a'.repeat(10_000)}`, [414]],
     [`/v2/configwatcher?target=${'a'.repeat(100_000)}`, [431, 414]],
     ['/v2/configwatcher?target=domain&heartbeat=-1', [200]],

@@ -462,7 +462,7 @@ test('until the first etcd snapshot, calls get UNAVAILABLE', { timeout: 60_000 }
   }
 });
 
-test('TLS with -grpc.TLS -grpc.key -grpc.cert (a self-signed certificate made here)', { timeout: 90_000 }, async () => {
+test('TLS with -grpc.TLS -grpc.key -grpc.cert (a self-signed certificate made here); a key that does not match the certificate stops the start', { timeout: 90_000 }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'lainlet-grpc-tls-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const key = path.join(dir, 'key.pem');
@@ -499,5 +499,12 @@ test('TLS with -grpc.TLS -grpc.key -grpc.cert (a self-signed certificate made he
   await assert.rejects(
     startLainlet({ etcd: env.etcd.endpoint, args: ['-grpc.addr', `127.0.0.1:${port}`, '-grpc.TLS', '-grpc.key', cert, '-grpc.cert', cert] }),
     /not a usable PEM key and certificate pair/,
+  );
+  // A real mismatch: a good private key, a good certificate, but of another key.
+  const otherKey = path.join(dir, 'other-key.pem');
+  execFileSync('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', otherKey], { stdio: 'ignore', timeout: 30_000 });
+  await assert.rejects(
+    startLainlet({ etcd: env.etcd.endpoint, args: ['-grpc.addr', `127.0.0.1:${port}`, '-grpc.TLS', '-grpc.key', otherKey, '-grpc.cert', cert] }),
+    (err: Error) => /exited before it was ready \(code 1/.test(err.message) && /not a usable PEM key and certificate pair/.test(err.message),
   );
 });
