@@ -17,7 +17,9 @@ test('replaying the Go binary recorded cases gives identical answers', { timeout
   const dir = mkdtempSync(join(tmpdir(), 'lainlet-compat-'));
   try {
     const ours = join(dir, 'ours.json');
-    const cmd = `${process.execPath} ${join(root, 'bin/lainlet.js')} -web {web} -etcd {etcd} -ip 127.0.0.1`;
+    // The sources beside this test (through tsx), not the last build in dist/: `npm run test:quick`
+    // needs no build and never replays stale code.
+    const cmd = `${process.execPath} --import ${import.meta.resolve('tsx')} ${join(root, 'src/cli/main.ts')} -web {web} -etcd {etcd} -ip 127.0.0.1`;
     await run('python3', [
       join(fixtures, 'lainlet_probe.py'), 'record', '--cmd', cmd,
       '--fixture', join(fixtures, 'cluster-small.json'),

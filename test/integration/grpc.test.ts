@@ -375,7 +375,8 @@ test('a slow Watch reader skips intermediate answers but ends on the latest', { 
   const padding = 'x'.repeat(200_000); // ~200 kB a message: far beyond the HTTP/2 windows
   const writes = 40;
   for (let i = 1; i <= writes; i++) await env.http.put(GRPCAPP_WEB, grpcappPodGroup(1_000_000 + i, padding));
-  await sleep(500);
+  // lainlet has made the latest answer (so the paused stream is backed up behind it).
+  await until(async () => new RegExp(`"Memory":${1_000_000 + writes}[,}]`).test((await get(lainlet.port, '/v2/coreinfowatcher?appname=grpcapp')).body), 15_000, 'the latest answer over HTTP');
   w.stream.resume();
   const memoryOf = (m: Json): number => m?.data?.['grpcapp.web.web']?.podInfos[0]?.containers[0]?.memory;
   await w.until((x) => memoryOf(x.last) === 1_000_000 + writes, 'the latest answer');
