@@ -118,7 +118,7 @@ async function rangeCalls(): Promise<number> {
   return n;
 }
 
-test('fault 8: SIGTERM closes streams and exits fast; a restarted lainlet serves 503 until synced, then the same answers, from one read', { timeout: 120_000 }, async () => {
+test('fault 8: SIGTERM ends every stream cleanly and exits fast; a restarted lainlet serves 503 until synced, then the same answers, from one read', { timeout: 120_000 }, async () => {
   await loadCluster(env.http);
   const proxy = await TcpProxy.start('127.0.0.1', env.etcd.clientPort);
   cleanup.push(() => proxy.close());
@@ -136,6 +136,12 @@ test('fault 8: SIGTERM closes streams and exits fast; a restarted lainlet serves
   assert.ok(exitMs < 5_000, `exited within 5 s (${exitMs} ms)`);
   assert.equal(exit.code, 0);
   await Promise.all(watchers.map(({ w }) => Promise.race([w.ended, sleep(2_000).then(() => assert.fail('stream not closed'))])));
+  // Closed, not cut: each response ends with its last chunk (a reset connection would look like a crash to clients).
+  assert.deepEqual(
+    watchers.filter(({ w }) => !w.endedCleanly).map(({ path }) => path),
+    [],
+    'every stream ended cleanly',
+  );
 
   // The new process cannot reach etcd yet: 503, never empty data.
   proxy.disconnect();
