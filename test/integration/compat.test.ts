@@ -1,60 +1,31 @@
 // The compatibility replay: the Go lainlet's recorded answers (test/fixtures: answers-go.json for
 // cases.json; answers-go-edge.json for cases-edge.json, recorded with test/fixtures/record_go.py)
-// against ours, through the same probe tool, on a real etcd. Must be all green.
+// against ours, through the same probe tool, on a real etcd. Must be all green, with lainlet on
+// etcd itself and on an `etcd grpc-proxy` in front of it.
 import { test } from 'node:test';
-import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ensureEtcdInstalled } from '../../src/demo/etcd-process.js';
+import { freeLoopbackPort } from '../../src/demo/free-port.js';
+import { compatReplay } from '../helpers/compat-replay.js';
+import { REPO_ROOT } from '../helpers/lainlet.js';
 
-const run = promisify(execFile);
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const fixtures = join(root, 'test/fixtures');
+// The sources beside this test (through tsx), not the last build in dist/: `npm run test:quick`
+// needs no build and never replays stale code.
+const LAINLET = `${process.execPath} --import ${import.meta.resolve('tsx')} ${join(REPO_ROOT, 'src/cli/main.ts')}`;
+const DIRECT = `${LAINLET} -web {web} -etcd {etcd} -ip 127.0.0.1`;
 
-/**
- * Deliberate difference: `/version` answers our own version, not the Go binary's `2.4.3+git`
- * (README "Differences from the Go binary"; checked in metrics.test.ts). Left out of the replay.
- */
-const DIFFERS_ON_PURPOSE = (path: string) => path === '/version';
+test('replaying the Go binary recorded cases gives identical answers', { timeout: 240_000 }, async () => {
+  console.log(`compat replay -> ${await compatReplay({ cmd: DIRECT })}`);
+});
 
-/** A fixture's GET cases (or recorded answers) without those that differ on purpose, in a temp file. */
-function withoutDeliberateDifferences(dir: string, file: string): string {
-  const content = JSON.parse(readFileSync(join(fixtures, file), 'utf8')) as { gets?: Array<{ path: string }> };
-  const out = join(dir, file);
-  writeFileSync(out, JSON.stringify({ ...content, gets: (content.gets ?? []).filter((g) => !DIFFERS_ON_PURPOSE(g.path)) }));
-  return out;
-}
+test('explicit `*`, empty, repeated and odd parameters from local, super and app callers: identical answers', { timeout: 240_000 }, async () => {
+  console.log(`compat replay (edge cases) -> ${await compatReplay({ cmd: DIRECT, set: 'edge' })}`);
+});
 
-/** Records our answers to a case file through the probe and compares them with the Go binary's. */
-async function replay(cases: string, goAnswers: string): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'lainlet-compat-'));
-  try {
-    const ours = join(dir, 'ours.json');
-    const cmd = `${process.execPath} ${join(root, 'bin/lainlet.js')} -web {web} -etcd {etcd} -ip 127.0.0.1`;
-    await run('python3', [
-      join(fixtures, 'lainlet_probe.py'), 'record', '--cmd', cmd,
-      '--fixture', join(fixtures, 'cluster-small.json'),
-      '--overlay', join(fixtures, 'overlay-auth.json'),
-      '--cases', withoutDeliberateDifferences(dir, cases),
-      '--log', join(dir, 'lainlet.log'),
-      '-o', ours,
-    ], { timeout: 200_000 });
-    const { stdout } = await run('python3', [join(fixtures, 'lainlet_probe.py'), 'compare', withoutDeliberateDifferences(dir, goAnswers), ours]).catch(
-      (err: { stdout?: string }) => ({ stdout: err.stdout ?? String(err) }),
-    );
-    const summary = stdout.trim().split('\n').pop();
-    console.log(`compat replay ${cases} -> ${summary}`);
-    assert.match(summary ?? '', /^\d+ passed, 0 failed$/, stdout);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-test('replaying the Go binary recorded cases gives identical answers', { timeout: 240_000 }, () => replay('cases.json', 'answers-go.json'));
-
-test('explicit `*`, empty, repeated and odd parameters from local, super and app callers: identical answers', { timeout: 240_000 }, () =>
-  replay('cases-edge.json', 'answers-go-edge.json'),
-);
+test('the same replay with lainlet behind etcd grpc-proxy gives identical answers', { timeout: 240_000 }, async () => {
+  // The probe runs the command in its own process group and kills the group: the proxy goes with lainlet.
+  const proxy = `127.0.0.1:${await freeLoopbackPort()}`;
+  const startProxy = `${await ensureEtcdInstalled()} grpc-proxy start --endpoints={etcd} --listen-addr=${proxy} --data-dir={dir}/proxy`;
+  const cmd = `sh -c "${startProxy} 2>{dir}/proxy.log & exec ${LAINLET} -web {web} -etcd ${proxy} -ip 127.0.0.1"`;
+  console.log(`compat replay behind grpc-proxy -> ${await compatReplay({ cmd })}`);
+});

@@ -15,11 +15,11 @@ import * as protoLoader from '@grpc/proto-loader';
 import { freeLoopbackPorts } from '../../src/demo/free-port.js';
 import { startSampleEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { get, REPO_ROOT } from '../helpers/lainlet.js';
+import { compatReplay } from '../helpers/compat-replay.js';
 import { envWithoutNpm, sigtermStartedPid } from '../helpers/supervised.js';
 import { unitExecStart } from '../helpers/systemd-unit.js';
 
 const run = promisify(execFile);
-const fixtures = path.join(REPO_ROOT, 'test/fixtures');
 // What the probe and lainlet may find on PATH: the probe's own tools, and etcd (the demo's).
 const TOOLS = ['sh', 'hostname', 'unshare', 'etcd'];
 
@@ -60,23 +60,10 @@ after(async () => {
 });
 
 test('the executable alone, with no node on PATH, gives the Go binary recorded answers (compatibility replay)', { timeout: 240_000 }, async () => {
-  const ours = path.join(work, 'ours.json');
   // The probe is python; run its interpreter by its real path (python3 may be a shim that needs PATH).
   const python = execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim();
-  await run(python, [
-    path.join(fixtures, 'lainlet_probe.py'), 'record', '--cmd', `${exe} -web {web} -etcd {etcd} -ip 127.0.0.1`,
-    '--fixture', path.join(fixtures, 'cluster-small.json'),
-    '--overlay', path.join(fixtures, 'overlay-auth.json'),
-    '--cases', path.join(fixtures, 'cases.json'),
-    '--log', path.join(work, 'lainlet.log'),
-    '-o', ours,
-  ], { timeout: 200_000, env: nodeless, cwd: path.dirname(exe) });
-  const { stdout } = await run(python, [path.join(fixtures, 'lainlet_probe.py'), 'compare', path.join(fixtures, 'answers-go.json'), ours]).catch(
-    (err: { stdout?: string }) => ({ stdout: err.stdout ?? String(err) }),
-  );
-  const summary = stdout.trim().split('\n').pop();
+  const summary = await compatReplay({ cmd: `${exe} -web {web} -etcd {etcd} -ip 127.0.0.1`, python, env: nodeless, cwd: path.dirname(exe) });
   console.log(`compat replay against the single executable -> ${summary}`);
-  assert.match(summary ?? '', /^\d+ passed, 0 failed$/, stdout);
 });
 
 test('the executable serves gRPC over TLS and runs `get` and `watch`, with its version from the package', { timeout: 120_000 }, async () => {
@@ -114,14 +101,14 @@ test('the executable serves gRPC over TLS and runs `get` and `watch`, with its v
     'grpc.ssl_target_name_override': 'localhost',
   });
   try {
-    const reply = await new Promise<{ data: unknown }>((resolve, reject) =>
-      (client as unknown as { Get: (r: object, o: object, cb: (e: Error | null, r: { data: unknown }) => void) => void }).Get(
-        { target: 'domain' },
+    const reply = await new Promise<{ Data: unknown }>((resolve, reject) =>
+      (client as unknown as { Get: (r: object, o: object, cb: (e: Error | null, r: { Data: unknown }) => void) => void }).Get(
+        { Target: 'domain' },
         { deadline: Date.now() + 10_000 },
         (err, r) => (err ? reject(err) : resolve(r)),
       ),
     );
-    assert.deepEqual(reply.data, JSON.parse(await http('/v2/configwatcher?target=domain')), 'gRPC over TLS answers as HTTP does');
+    assert.deepEqual(reply.Data, JSON.parse(await http('/v2/configwatcher?target=domain')), 'gRPC over TLS answers as HTTP does');
   } finally {
     client.close();
     daemon.kill('SIGTERM');
