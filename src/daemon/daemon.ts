@@ -11,20 +11,12 @@ import type { NodeContext } from '../views/types.js';
 import { createHttpTransport, type HttpLimits } from '../transports/http/server.js';
 import type { GrpcTransport } from '../transports/grpc/server.js';
 import { createMetrics } from './metrics.js';
+import { parseListenAddress } from '../util/listen-address.js';
 import { PACKAGE_VERSION, VERSION } from '../version.js';
 import type { DaemonOptions, RunningDaemon } from './options.js';
 
 /** etcd silent for longer than this (while we think we are connected) makes /readyz fail. */
 const STALE_CONTACT_MS = 30_000;
-
-export function parseListenAddress(addr: string): { host: string | undefined; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr.trim());
-  if (!m) throw new Error(`bad listen address ${JSON.stringify(addr)}: expected HOST:PORT or :PORT`);
-  const port = Number(m[3]);
-  if (port > 65_535) throw new Error(`bad listen address ${JSON.stringify(addr)}: port out of range`);
-  const host = m[1] ?? m[2];
-  return { host: host === '' ? undefined : host, port };
-}
 
 export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpLimits?: Partial<HttpLimits> }): Promise<RunningDaemon> {
   if (!opts.web && !opts.grpcAddr) throw new Error('one of -web and -grpc.addr is required');

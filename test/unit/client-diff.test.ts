@@ -1,7 +1,7 @@
 // What `lainlet watch` says changed between two answers; the JSON indenter of `lainlet get`.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { describeAnswer, diffAnswers, formatSummary } from '../../src/client/diff.js';
+import { describeAnswer, diffAnswers, formatSummary, jsonDifferences } from '../../src/client/diff.js';
 import { indentJson } from '../../src/cli/pretty.js';
 
 test('objects: top-level keys added, removed, changed', () => {
@@ -42,4 +42,29 @@ test('indentJson keeps key order and number spelling, and parses back the same',
   assert.deepEqual(JSON.parse(pretty), JSON.parse(text));
   assert.equal(indentJson('[]'), '[]');
   assert.equal(indentJson('"x"'), '"x"');
+});
+
+test('lainlet diff: differences by JSON path, whatever the key order', () => {
+  const a = { 'hello.web.web': { PodInfos: [{ InstanceNo: 1, Annotation: '' }] }, b: [1, 2] };
+  const b = { b: [1, 3, 4], 'hello.web.web': { PodInfos: [{ Annotation: '', InstanceNo: 2 }] }, c: null };
+  assert.deepEqual(jsonDifferences(a, b), [
+    { path: '$["hello.web.web"].PodInfos[0].InstanceNo', a: '1', b: '2' },
+    { path: '$.b[1]', a: '2', b: '3' },
+    { path: '$.b[2]', a: undefined, b: '4' },
+    { path: '$.c', a: undefined, b: 'null' },
+  ]);
+  assert.deepEqual(jsonDifferences({ x: { y: 1 } }, { x: { y: 1 } }), []);
+  assert.deepEqual(jsonDifferences({ x: 1 }, [1]), [{ path: '$', a: '{"x":1}', b: '[1]' }]);
+});
+
+test('lainlet diff: a list in Go map order compares as a multiset', () => {
+  const a = [{ proc: [1] }, { proc: [2] }, { proc: [2] }];
+  assert.deepEqual(jsonDifferences(a, [{ proc: [2] }, { proc: [1] }, { proc: [2] }], { unorderedTopLevel: true }), []);
+  assert.deepEqual(jsonDifferences(a, [{ proc: [2] }, { proc: [1] }, { proc: [3] }], { unorderedTopLevel: true }), [
+    { path: '$[*]', a: '{"proc":[2]}', b: undefined },
+    { path: '$[*]', a: undefined, b: '{"proc":[3]}' },
+  ]);
+  // Ordered, the same lists differ element by element.
+  assert.equal(jsonDifferences(['x', 'y'], ['y', 'x']).length, 2);
+  assert.equal(jsonDifferences(Array.from({ length: 50 }, (_, i) => i), [], { limit: 3 }).length, 3);
 });
