@@ -20,7 +20,8 @@ const USAGE = `Usage: lainlet diff A B [--for SECS] [--from IP] [--settle SECS] 
   --for SECS     keep comparing for SECS while the cluster changes: a difference is re-checked
                  until both answers have held still for --settle SECS (default 2), and only what
                  stays different is reported
-  --from IP      source address of the connections (compare as the app with this IP sees it)
+  --from IP      source address of the compared GETs: compare as the app with this IP sees it
+                 (the names are still read from A as a local caller)
   --show N       differences to print (default 10)
   --timeout SECS bound on each GET (default 10)
   Exit codes: 0 every answer equal, 1 some differ or failed, 2 usage, 3 cannot reach A or B.

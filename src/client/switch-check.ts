@@ -41,7 +41,7 @@ export interface QueryResult {
 export interface SwitchCheckOptions {
   a: string;
   b: string;
-  /** Source address of every connection (lainlet authorizes by the caller's IP). */
+  /** Source address of the compared GETs (lainlet authorizes by the caller's IP); the names are listed as a local caller. */
   from?: string;
   /** Keep comparing for this long (ms); 0: one pass, no re-checks. */
   forMs?: number;
@@ -188,6 +188,8 @@ export async function checkSwitchOver(opts: SwitchCheckOptions): Promise<SwitchC
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const a = new LainletClient({ addr: opts.a, localAddress: opts.from, timeoutMs });
   const b = new LainletClient({ addr: opts.b, localAddress: opts.from, timeoutMs });
+  // The names come from A as a local caller (who may list everything), whoever asks the questions.
+  const lister = new LainletClient({ addr: opts.a, timeoutMs });
   const forMs = opts.forMs ?? 0;
   const settleMs = opts.settleMs ?? 2_000;
   const limit = opts.maxDifferences ?? 20;
@@ -224,7 +226,7 @@ export async function checkSwitchOver(opts: SwitchCheckOptions): Promise<SwitchC
   do {
     if (passes > 0) await sleep(Math.min(1_000, Math.max(0, deadline - Date.now())), signal);
     // Names again each pass: apps come and go while the cluster changes.
-    names = await discoverNames(a, signal);
+    names = await discoverNames(lister, signal);
     const queries = queriesFor(names);
     const pass = new Map<string, QueryResult>();
     await pool(queries, opts.concurrency ?? 8, async (q) => {
