@@ -27,7 +27,7 @@ const CONFIG_KEY = '/lain/config/features/maintaining';
 const STEPS = ['scaleUp', 'moveContainer', 'addApp', 'changeConfig', 'scaleDown', 'moveContainer', 'removeApp', 'changeConfig'] as const;
 type StepName = (typeof STEPS)[number];
 
-// Just the parts of deployd's PodGroupWithSpec (see SHAPES.md) that the simulator changes.
+// Just the parts of deployd's PodGroupWithSpec (as test/fixtures/gen_cluster.py writes it) that the simulator changes.
 interface NodeInfo {
   Name: string;
   IP: string;
