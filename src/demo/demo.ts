@@ -2,12 +2,11 @@
 // simulated deployd changing it every few seconds. Nothing to set up but etcd itself, which
 // this installs when run as root on Debian.
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import { optionMessage, UsageError } from '../cli/flags.js';
 import { startDaemon } from '../daemon/daemon.js';
 import type { RunningDaemon } from '../daemon/options.js';
 import { parseListenAddress } from '../util/listen-address.js';
-import { logLevelProblem } from '../util/log.js';
+import { createLogger, logLevelProblem } from '../util/log.js';
 import { DeploydSimulator } from './deployd-sim.js';
 import { EtcdHttp } from './etcd-http.js';
 import { ensureEtcdInstalled, EtcdProcess } from './etcd-process.js';
@@ -24,14 +23,15 @@ export interface DemoOptions {
 const DEFAULT_WEB = '127.0.0.1:9001';
 /** The app the printed commands watch: the simulator changes it every other step. */
 const WATCHED_APP = 'hello';
-/** Apps whose pod groups the simulator scales and moves besides the watched one. */
+/** Apps whose pod groups the simulator scales and moves in its other steps. */
 const SIMULATED_APPS = ['hello', 'console', 'registry'];
 
-const DEMO_USAGE = `Usage: lainlet demo [--web HOST:PORT] [--interval SECS]
+const DEMO_USAGE = `Usage: lainlet demo [--web HOST:PORT | --port N] [--interval SECS]
   Runs lainlet on a built-in sample cluster: starts a throwaway etcd (installs etcd-server when
   missing and root), loads the sample cluster, serves it, and changes it every few seconds the
   way deployd would, so that watches show live events. Ctrl-C stops everything it started.
   --web HOST:PORT   where lainlet listens (default ${DEFAULT_WEB}); a port in use is an error
+  --port N          the same as --web 127.0.0.1:N
   --interval SECS   time between two simulated deployd changes (default 3)
   lainlet's own log goes to stderr at level warn (LAINLET_LOG_LEVEL=info shows more).
 `;
@@ -105,7 +105,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     say(`demo: etcd on ${etcd.endpoint} (data in ${etcd.dataDir}), loaded the sample cluster: ${Object.keys(cluster).length} keys`);
 
     // The banner is for a person: lainlet's JSON log lines stay out of it unless something is wrong.
-    const logger = pino({ level: process.env.LAINLET_LOG_LEVEL || 'warn', base: undefined }, pino.destination(2));
+    const logger = createLogger(false, 'warn');
     daemon = await startDaemon({ web, etcd: [etcd.endpoint], ip: '127.0.0.1', hostname: 'node1', debug: false, noAuth: false, logger });
     const base = `http://${hostOf(web)}:${daemon.httpPort ?? parseListenAddress(web).port}`;
 

@@ -42,6 +42,6 @@ test('an unknown client flag: our message, not the parser\'s advice about --', {
 test('lainlet demo --help prints its usage and starts nothing', { timeout: 60_000 }, () => {
   const r = lainlet(['demo', '--help']);
   assert.equal(r.code, 0, r.err);
-  assert.match(r.out, /^Usage: lainlet demo \[--web HOST:PORT\]/);
+  assert.match(r.out, /^Usage: lainlet demo \[--web HOST:PORT \| --port N\]/);
   assert.doesNotMatch(r.out, /starting a throwaway etcd/);
 });
