@@ -68,3 +68,44 @@ test('lainlet diff: a list in Go map order compares as a multiset', () => {
   assert.equal(jsonDifferences(['x', 'y'], ['y', 'x']).length, 2);
   assert.equal(jsonDifferences(Array.from({ length: 50 }, (_, i) => i), [], { limit: 3 }).length, 3);
 });
+
+test('lainlet diff: the queries made from the names A lists', async () => {
+  const { queriesFor } = await import('../../src/client/switch-check.js');
+  const qs = queriesFor({ apps: ['hello'], nodes: [{ name: 'node1', ip: '10.0.0.1' }], config: ['domain'], depends: ['redis.portal.x'], appIps: ['172.20.0.3'], unavailable: [] }).map((q) => q.pathQuery);
+  // Every route with its defaults first, each query once.
+  assert.equal(qs[0], '/v2/configwatcher');
+  assert.equal(new Set(qs).size, qs.length);
+  for (const q of [
+    '/v2/procwatcher?appname=hello',
+    '/v2/backupspec?appname=hello',
+    '/v2/nodes?name=node1',
+    '/v2/containers?nodename=node1',
+    '/v2/containers?nodename=10.0.0.1',
+    '/v2/localspecquery?nodeip=10.0.0.1',
+    '/v2/configwatcher?target=domain',
+    '/v2/depends?target=redis.portal.x',
+    '/appname?ip=172.20.0.3',
+  ]) {
+    assert.ok(qs.includes(q), q);
+  }
+  assert.equal(qs.length, 15 + 8 + 4 + 1 + 1 + 1);
+});
+
+test('lainlet diff: the table per route and the difference lines', async () => {
+  const { routeTable, differenceLines } = await import('../../src/cli/diff.js');
+  const { ROUTES } = await import('../../src/client/routes.js');
+  const q = (i: number, params: Record<string, string> = {}) => ({ route: ROUTES[i], params, pathQuery: `${ROUTES[i].path}${params.appname ? `?appname=${params.appname}` : ''}` });
+  const results = [
+    { query: q(2), outcome: { kind: 'equal' as const } },
+    { query: q(2, { appname: 'hello' }), outcome: { kind: 'differ' as const, settled: true, differences: [{ path: '$.x', a: '1', b: '2' }, { path: '$.y', a: undefined, b: '3' }] } },
+    { query: q(3), outcome: { kind: 'error' as const, message: 'B: connect ECONNREFUSED' } },
+  ];
+  const table = routeTable(results).split('\n');
+  assert.match(table[1], /^\/v2\/coreinfowatcher\s+2\s+1\s+1\s+0\s+differ$/);
+  assert.match(table[2], /^\/v2\/proxywatcher\s+1\s+0\s+0\s+1\s+error$/);
+  assert.deepEqual(differenceLines(results, 2), [
+    '  /v2/coreinfowatcher?appname=hello: $.x: A 1, B 2',
+    '  /v2/coreinfowatcher?appname=hello: $.y: A (absent), B 3',
+    '  ... and 1 more (--show N)',
+  ]);
+});
