@@ -1,4 +1,4 @@
-// The Go binary's flags (SPEC §7), accepted in Go's single-dash form (`-web :9001`,
+// The Go binary's flags (README "Flags"), accepted in Go's single-dash form (`-web :9001`,
 // `-debug=true`) and in `--long` form. Parsed with node's util.parseArgs after normalizing Go
 // spellings, so the rules stay those of a well-kept parser.
 import { isIP } from 'node:net';
