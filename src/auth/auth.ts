@@ -1,4 +1,4 @@
-// Who may see what (SPEC §3). The caller is known by its source IP; every LAIN container has its own.
+// Who may see what (docs/API.md, "Who may call"). The caller is known by its source IP; every LAIN container has its own.
 import type { ClusterState } from '../state/types.js';
 import { ViewError, type NodeContext } from '../views/types.js';
 

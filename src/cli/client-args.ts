@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { LainletConnectionError, LainletError, LainletProtocolError } from '../client/errors.js';
 import { findRoute, routesHelp, type RouteInfo } from '../client/routes.js';
-import { UsageError } from './flags.js';
+import { optionMessage, UsageError } from './flags.js';
 
 /** Exit codes of the client subcommands. */
 export const EXIT = { ok: 0, lainletError: 1, usage: 2, cannotConnect: 3 } as const;
@@ -20,6 +20,9 @@ export const CLIENT_HELP = `Client subcommands:
   lainlet watch ROUTE [k=v ...] [--addr HOST:PORT] [--json] [--heartbeat N] [--count N]
         print one line per event: time, event, id, revision and what changed (keys added,
         removed, changed); --json prints JSON lines with the whole answer; reconnects by itself
+  lainlet diff A B [--for SECS] [--from IP]
+        the switch-over check: compare two lainlets (e.g. the Go binary and this one) on every
+        route for every app, node and config name; exit 0 only when every answer is equal
 
   --addr HOST:PORT   lainlet to ask (default $LAINLET_ADDR or 127.0.0.1:9001)
   --from IP          source address of the connection (lainlet authorizes callers by IP)
@@ -48,7 +51,7 @@ export function parseClientArgs(
   try {
     parsed = parseArgs({ args: argv, options: { ...COMMON_OPTIONS, ...extra }, strict: true, allowPositionals: true });
   } catch (err) {
-    throw new UsageError(`${command}: ${(err as Error).message}`);
+    throw new UsageError(`${command}: ${optionMessage(err)} (see lainlet ${command} --help)`);
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;
   if (values.help) return { kind: 'help' };

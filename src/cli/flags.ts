@@ -1,8 +1,11 @@
-// The Go binary's flags (SPEC §7), accepted in Go's single-dash form (`-web :9001`,
+// The Go binary's flags (README "Flags"), accepted in Go's single-dash form (`-web :9001`,
 // `-debug=true`) and in `--long` form. Parsed with node's util.parseArgs after normalizing Go
 // spellings, so the rules stay those of a well-kept parser.
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import type { DaemonOptions } from '../daemon/options.js';
+import { listenAddressProblem } from '../util/listen-address.js';
+import { logLevelProblem } from '../util/log.js';
 
 const STRING_FLAGS = ['web', 'etcd', 'ip', 'grpc.addr', 'grpc.key', 'grpc.cert', 'max-watchers', 'stall-timeout'] as const;
 const BOOL_FLAGS = ['debug', 'noauth', 'v', 'version', 'help', 'h', 'grpc.TLS', 'register'] as const;
@@ -29,6 +32,32 @@ Flags (Go's -flag and --flag forms both work):
 `;
 
 export class UsageError extends Error {}
+
+/** node's parseArgs messages in our words (its advice about `--` does not apply to lainlet). */
+export function optionMessage(err: unknown, dash = '--'): string {
+  const msg = (err as Error).message;
+  const unknown = /^Unknown option '-*([^']+)'/.exec(msg);
+  if (unknown) return `unknown flag ${dash}${unknown[1]}`;
+  const missing = /^Option '(?:-\w, )?-*([^ ']+)[^']*' argument missing/.exec(msg);
+  if (missing) return `${dash}${missing[1]} needs a value`;
+  return msg.replace(/--/g, dash);
+}
+
+// The checks of what the string flags hold, run on every flag given before anything starts, so
+// that each bad value gets the usage and exit status 2. A check returns what is wrong, or
+// undefined.
+const CHECKS: Record<string, (value: string) => string | undefined> = {
+  web: listenAddressProblem,
+  'grpc.addr': listenAddressProblem,
+  ip: (v) => (v === '' || isIP(v) ? undefined : 'not an IP address'),
+  etcd: (v) => {
+    const bad = v
+      .split(',')
+      .map((e) => e.trim())
+      .find((e) => e !== '' && !/^(?:https?:\/\/)?(?:\[[^\]]+\]|[^:/[\]]+):\d{1,5}\/?$/.test(e));
+    return bad === undefined ? undefined : `${JSON.stringify(bad)} is not HOST:PORT`;
+  },
+};
 
 export type ParsedFlags = { kind: 'version' } | { kind: 'help' } | { kind: 'run'; options: DaemonOptions };
 
@@ -63,10 +92,17 @@ export function parseFlags(argv: string[]): ParsedFlags {
   try {
     values = parseArgs({ args: normalize(argv), options, strict: true, allowPositionals: false }).values as typeof values;
   } catch (err) {
-    throw new UsageError((err as Error).message.replace(/--/g, '-'));
+    throw new UsageError(optionMessage(err, '-'));
   }
   if (values.v || values.version) return { kind: 'version' };
   if (values.help || values.h) return { kind: 'help' };
+  for (const [flag, check] of Object.entries(CHECKS)) {
+    const value = values[flag];
+    const problem = typeof value === 'string' ? check(value) : undefined;
+    if (problem) throw new UsageError(`-${flag} ${JSON.stringify(value)}: ${problem}`);
+  }
+  const logProblem = logLevelProblem(process.env.LAINLET_LOG_LEVEL);
+  if (logProblem) throw new UsageError(logProblem);
   const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
   const web = str('web');
   const grpcAddr = str('grpc.addr');

@@ -34,14 +34,14 @@ async function runDaemon(argv: string[]): Promise<void> {
 export async function main(argv: string[]): Promise<void> {
   stopWhenNpmParentExits();
   try {
-    if (argv[0] === 'get' || argv[0] === 'watch') {
-      const run = argv[0] === 'get' ? (await import('./get.js')).runGet : (await import('./watch.js')).runWatch;
-      process.exitCode = await run(argv.slice(1));
+    if (argv[0] === 'get' || argv[0] === 'watch' || argv[0] === 'diff') {
+      const commands = { get: async () => (await import('./get.js')).runGet, watch: async () => (await import('./watch.js')).runWatch, diff: async () => (await import('./diff.js')).runDiff };
+      process.exitCode = await (await commands[argv[0]]())(argv.slice(1));
       return;
     }
     if (argv[0] === 'demo') {
-      const { runDemo } = await import('../demo/demo.js');
-      await runDemo({});
+      const { runDemoCommand } = await import('../demo/demo.js');
+      process.exitCode = await runDemoCommand(argv.slice(1));
       return;
     }
     await runDaemon(argv);

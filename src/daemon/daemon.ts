@@ -3,7 +3,7 @@
 import { hostname as osHostname } from 'node:os';
 import { once } from 'node:events';
 import { createLogger, type Logger } from '../util/log.js';
-import { EtcdStore, type StoreSink } from '../store/etcd-store.js';
+import { EtcdStore, type StoreSink, type StoreStatus } from '../store/etcd-store.js';
 import { INSTANCES_PREFIX, LeaseRegistry } from '../store/registry.js';
 import type { LainletInstance } from '../state/types.js';
 import { releaseMemory } from '../util/release-memory.js';
@@ -13,19 +13,17 @@ import type { NodeContext } from '../views/types.js';
 import { createHttpTransport, type HttpLimits } from '../transports/http/server.js';
 import type { GrpcTransport } from '../transports/grpc/server.js';
 import { createMetrics } from './metrics.js';
+import { parseListenAddress } from '../util/listen-address.js';
 import { API_VERSION, GO_COMPATIBLE_VERSION, VERSION } from '../version.js';
 import type { DaemonOptions, RunningDaemon } from './options.js';
 
 /** etcd silent for longer than this (while we think we are connected) makes /readyz fail. */
 const STALE_CONTACT_MS = 30_000;
 
-export function parseListenAddress(addr: string): { host: string | undefined; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr.trim());
-  if (!m) throw new Error(`bad listen address ${JSON.stringify(addr)}: expected HOST:PORT or :PORT`);
-  const port = Number(m[3]);
-  if (port > 65_535) throw new Error(`bad listen address ${JSON.stringify(addr)}: port out of range`);
-  const host = m[1] ?? m[2];
-  return { host: host === '' ? undefined : host, port };
+/** `etcd unreachable for 12 s (5 failed attempts; last at 127.0.0.1:2379: connect ECONNREFUSED ...)` */
+function unreachable(s: StoreStatus): string {
+  const forS = Math.round((Date.now() - (s.unreachableSince ?? Date.now())) / 1000);
+  return `etcd unreachable for ${forS} s (${s.failedAttempts} failed attempts; last at ${s.endpoint}: ${s.lastError ?? 'no error'})`;
 }
 
 export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpLimits?: Partial<HttpLimits> }): Promise<RunningDaemon> {
@@ -73,7 +71,11 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
 
   const readiness = () => {
     const s = store.status();
-    if (!mirror.ready) return { ready: false, reason: 'not synced: the first etcd snapshot is not loaded yet' };
+    if (!mirror.ready) {
+      const why = s.unreachableSince === null ? `connecting to etcd at ${s.endpoint}` : unreachable(s);
+      return { ready: false, reason: `not synced: ${why}; the first etcd snapshot is not loaded yet` };
+    }
+    if (s.unreachableSince !== null) return { ready: false, reason: `${unreachable(s)}; serving revision ${mirror.revision}` };
     if (s.state !== 'connected') return { ready: false, reason: `etcd ${s.state} (${s.lastError ?? 'no error'}); serving revision ${mirror.revision}` };
     const silentMs = s.lastContactAt ? Date.now() - s.lastContactAt : Infinity;
     if (silentMs > STALE_CONTACT_MS) return { ready: false, reason: `etcd silent for ${Math.round(silentMs / 1000)} s` };

@@ -13,6 +13,11 @@ export interface DeploydSimOptions {
   seed?: number;
   /** Only scale and move pod groups of these apps (default: any app). */
   apps?: string[];
+  /**
+   * An app someone is watching (the demo's printed commands): every other change scales its
+   * first pod group up by one instance or back down, so that its procwatcher answer changes.
+   */
+  watchedApp?: string;
   /** Where the one line per change goes. Default console.log. */
   log?: (line: string) => void;
 }
@@ -22,7 +27,7 @@ const CONFIG_KEY = '/lain/config/features/maintaining';
 const STEPS = ['scaleUp', 'moveContainer', 'addApp', 'changeConfig', 'scaleDown', 'moveContainer', 'removeApp', 'changeConfig'] as const;
 type StepName = (typeof STEPS)[number];
 
-// Just the parts of deployd's PodGroupWithSpec (see SHAPES.md) that the simulator changes.
+// Just the parts of deployd's PodGroupWithSpec (as test/fixtures/gen_cluster.py writes it) that the simulator changes.
 interface NodeInfo {
   Name: string;
   IP: string;
@@ -57,6 +62,8 @@ export class DeploydSimulator {
   private nextIp = 0;
   private stepIndex = 0;
   private scaledUp: { key: string; instanceNo: number } | undefined;
+  private watchedScaledUp: { key: string; instanceNo: number } | undefined;
+  private ticks = 0;
   private addedApp: string | undefined;
   private addedApps = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -100,14 +107,17 @@ export class DeploydSimulator {
 
   /** Make the next change now; returns the line saying what it did. */
   step(): Promise<string> {
-    const name = STEPS[this.stepIndex++ % STEPS.length];
+    const watched = this.opts.watchedApp !== undefined && this.ticks++ % 2 === 0;
+    const name = watched ? 'toggleWatched' : STEPS[this.stepIndex++ % STEPS.length];
     const run = this.queue.catch(() => undefined).then(() => this.run(name));
     this.queue = run;
     return run.then((what) => `deployd-sim: ${what}`);
   }
 
-  private run(step: StepName): Promise<string> {
+  private run(step: StepName | 'toggleWatched'): Promise<string> {
     switch (step) {
+      case 'toggleWatched':
+        return this.toggleWatched();
       case 'scaleUp':
         return this.scaleUp();
       case 'scaleDown':
@@ -124,10 +134,34 @@ export class DeploydSimulator {
   }
 
   private async scaleUp(): Promise<string> {
-    const key = this.pick(this.podGroupKeys(this.opts.apps));
+    const { line, instanceNo, key } = await this.addInstance(this.pick(this.podGroupKeys(this.opts.apps)));
+    if (instanceNo !== undefined) this.scaledUp = { key, instanceNo };
+    return line;
+  }
+
+  private async scaleDown(): Promise<string> {
+    if (!this.scaledUp || !this.cluster.has(this.scaledUp.key)) return 'scale down: nothing scaled up to undo, skipped';
+    const line = await this.removeInstance(this.scaledUp.key, this.scaledUp.instanceNo);
+    this.scaledUp = undefined;
+    return line;
+  }
+
+  /** The watched app's first pod group one instance up, or back down. */
+  private async toggleWatched(): Promise<string> {
+    const undo = this.watchedScaledUp;
+    if (undo && this.cluster.has(undo.key)) {
+      this.watchedScaledUp = undefined;
+      return this.removeInstance(undo.key, undo.instanceNo);
+    }
+    const { line, instanceNo, key } = await this.addInstance(this.podGroupKeys([this.opts.watchedApp!])[0]);
+    if (instanceNo !== undefined) this.watchedScaledUp = { key, instanceNo };
+    return line;
+  }
+
+  private async addInstance(key: string): Promise<{ line: string; key: string; instanceNo?: number }> {
     const pg = this.podGroup(key);
     const pods = pg.Pods ?? [];
-    if (pods.length === 0) return `scale up: ${pg.Spec.Name} has no pod to copy, skipped`;
+    if (pods.length === 0) return { key, line: `scale up: ${pg.Spec.Name} has no pod to copy, skipped` };
     const source = pods.reduce((a, b) => (b.InstanceNo > a.InstanceNo ? b : a));
     const instanceNo = source.InstanceNo + 1;
     const pod = this.copyPod(source, pg.Spec.Name, instanceNo);
@@ -137,13 +171,10 @@ export class DeploydSimulator {
     pg.Spec.NumInstances = pg.Pods.length;
     pg.PrevState = [...(pg.PrevState ?? []), { NodeName: node.Name, IPs: pod.Containers.map((c) => c.ContainerIp) }];
     await this.write(key, pg);
-    this.scaledUp = { key, instanceNo };
-    return `scaled ${pg.Spec.Name} up to ${instances(pg.Spec.NumInstances)}: new instance ${instanceNo} on ${node.Name}, IP ${pod.Containers[0]?.ContainerIp}`;
+    return { key, instanceNo, line: `scaled ${pg.Spec.Name} up to ${instances(pg.Spec.NumInstances)}: new instance ${instanceNo} on ${node.Name}, IP ${pod.Containers[0]?.ContainerIp}` };
   }
 
-  private async scaleDown(): Promise<string> {
-    if (!this.scaledUp || !this.cluster.has(this.scaledUp.key)) return 'scale down: nothing scaled up to undo, skipped';
-    const { key, instanceNo } = this.scaledUp;
+  private async removeInstance(key: string, instanceNo: number): Promise<string> {
     const pg = this.podGroup(key);
     const pod = (pg.Pods ?? []).find((p) => p.InstanceNo === instanceNo);
     if (!pod) return `scale down: ${pg.Spec.Name} has no instance ${instanceNo}, skipped`;
@@ -152,7 +183,6 @@ export class DeploydSimulator {
     pg.Spec.NumInstances = pg.Pods.length;
     pg.PrevState = (pg.PrevState ?? []).filter((s) => !(s.IPs ?? []).some((ip) => ips.has(ip)));
     await this.write(key, pg);
-    this.scaledUp = undefined;
     return `scaled ${pg.Spec.Name} down to ${instances(pg.Spec.NumInstances)}: removed instance ${instanceNo}`;
   }
 

@@ -1,4 +1,4 @@
-// A keyed collection with lainlet's query rules (SPEC §1 "Query keys"), used for every source.
+// A keyed collection with lainlet's query rules (docs/API.md, "Query keys"), used for every source.
 import type { Collection } from './types.js';
 
 /**

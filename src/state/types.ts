@@ -88,7 +88,7 @@ export interface ContainerInfo {
   instanceNo: number;
 }
 
-/** A keyed, read-only collection with the query rules of SPEC §1 ("Query keys"). */
+/** A keyed, read-only collection with the query rules of docs/API.md ("Query keys"). */
 export interface Collection<T> {
   readonly size: number;
   get(key: string): T | undefined;

@@ -18,6 +18,7 @@ import type { Logger } from '../util/log.js';
 import { EtcdClient, endOnce, prefixEnd, type KeyValue, type WatchResponse } from './etcd-client.js';
 import { Event_EventType } from './gen/rpc.js';
 import { INSTANCES_PREFIX } from './registry.js';
+import { cleanEtcdError, FailureLog, type OutageStatus } from './failure-log.js';
 
 export interface StoreKV {
   key: string;
@@ -43,7 +44,7 @@ export interface StoreSink {
 
 export type ConnectionState = 'connecting' | 'connected' | 'disconnected';
 
-export interface StoreStatus {
+export interface StoreStatus extends OutageStatus {
   state: ConnectionState;
   endpoint: string;
   /** The last revision etcd told us about (events, progress or a read). */
@@ -111,7 +112,8 @@ export class EtcdStore {
   private minSnapshotRevision = 0;
   private closed = false;
   private cancelCurrent: (() => void) | null = null;
-  private readonly st: StoreStatus;
+  private readonly st: Omit<StoreStatus, keyof OutageStatus>;
+  private readonly failures: FailureLog;
   private readonly opts: Required<Omit<EtcdStoreOptions, 'logger'>> & { logger: Logger };
 
   constructor(options: EtcdStoreOptions, private readonly sink: StoreSink) {
@@ -126,6 +128,7 @@ export class EtcdStore {
       firstReadJitterMs: 1_000,
       ...options,
     };
+    this.failures = new FailureLog(options.logger);
     this.st = {
       state: 'connecting',
       endpoint: options.endpoints[0],
@@ -144,7 +147,7 @@ export class EtcdStore {
   }
 
   status(): StoreStatus {
-    return { ...this.st };
+    return { ...this.st, ...this.failures.status() };
   }
 
   /** Runs until close(); never rejects (every failure is retried with backoff). */
@@ -169,11 +172,12 @@ export class EtcdStore {
           continue;
         }
         // A stream that was up and then broke starts over with a short wait.
-        if (this.st.state === 'connected') backoff = 250;
+        const wasConnected = this.st.state === 'connected';
+        if (wasConnected) backoff = 250;
         this.st.state = 'disconnected';
-        this.st.lastError = (err as Error).message;
+        this.st.lastError = cleanEtcdError((err as Error).message);
         this.st.reconnects++;
-        this.opts.logger.warn({ endpoint: client.endpoint, err: (err as Error).message, retryInMs: backoff }, 'etcd connection lost');
+        this.failures.failed(client.endpoint, this.st.lastError, backoff, wasConnected);
         // Try the next member: a dead one keeps failing, a live one answers.
         this.endpointIndex = (this.endpointIndex + 1) % this.opts.endpoints.length;
         // Short and capped: etcd must be used again within ~1 s of coming back (a failed
@@ -203,6 +207,7 @@ export class EtcdStore {
 
   private contact(revision: number) {
     this.st.lastContactAt = Date.now();
+    this.failures.recovered(this.st.endpoint);
     if (revision > this.st.revision) this.st.revision = revision;
   }
 

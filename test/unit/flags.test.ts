@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseFlags, UsageError } from '../../src/cli/flags.js';
-import { parseListenAddress } from '../../src/daemon/daemon.js';
+import { parseListenAddress } from '../../src/util/listen-address.js';
 
 function run(argv: string[]) {
   const p = parseFlags(argv);
@@ -60,4 +60,33 @@ test('-register is on unless -register=false', () => {
   assert.equal(run([...base, '-register=false']).register, false);
   assert.equal(run([...base, '--register=0']).register, false);
   assert.equal(run([...base, '-register=true']).register, true);
+});
+
+test('every flag value is checked up front: listen addresses, -ip, -etcd', () => {
+  const usage = (argv: string[], re: RegExp) => assert.throws(() => parseFlags(argv), (e: Error) => e instanceof UsageError && re.test(e.message));
+  usage(['-web', '19002', '-etcd', 'x:1'], /-web "19002": .*HOST:PORT/);
+  usage(['-web', ':99999', '-etcd', 'x:1'], /-web ":99999": .*range/);
+  usage(['-grpc.addr', 'nine', '-etcd', 'x:1'], /-grpc.addr "nine"/);
+  usage(['-web', ':1', '-etcd', 'x:1', '-ip', 'notanip'], /-ip "notanip": not an IP address/);
+  usage(['-web', ':1', '-etcd', '10.0.0.1'], /-etcd "10.0.0.1": "10.0.0.1" is not HOST:PORT/);
+  assert.equal(run(['-web', ':1', '-etcd', 'x:1', '-ip', 'fe80::1']).ip, 'fe80::1');
+  assert.deepEqual(run(['-web', ':1', '-etcd', '[::1]:2379,http://etcd-1:2379/']).etcd, ['[::1]:2379', 'http://etcd-1:2379/']);
+});
+
+test('unknown or incomplete flags get our own message', () => {
+  assert.throws(() => parseFlags(['-web', ':1', '-etcd', 'x:1', '-bogus']), (e: Error) => e.message === 'unknown flag -bogus');
+  assert.throws(() => parseFlags(['-web', ':1', '-etcd']), (e: Error) => e.message === '-etcd needs a value');
+});
+
+test('LAINLET_LOG_LEVEL must be a log level', () => {
+  const saved = process.env.LAINLET_LOG_LEVEL;
+  try {
+    process.env.LAINLET_LOG_LEVEL = 'bogus';
+    assert.throws(() => parseFlags(['-web', ':1', '-etcd', 'x:1']), /LAINLET_LOG_LEVEL=bogus is not a log level; use one of fatal, error, warn, info, debug/);
+    process.env.LAINLET_LOG_LEVEL = 'warn';
+    assert.equal(run(['-web', ':1', '-etcd', 'x:1']).web, ':1');
+  } finally {
+    if (saved === undefined) delete process.env.LAINLET_LOG_LEVEL;
+    else process.env.LAINLET_LOG_LEVEL = saved;
+  }
 });

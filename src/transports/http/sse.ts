@@ -1,4 +1,4 @@
-// Server-sent events, framed exactly as the Go lainlet writes them (SPEC §5), on plain node:http.
+// Server-sent events, framed exactly as the Go lainlet writes them (docs/API.md, "Watch: the event stream"), on plain node:http.
 // Each update's frame is built once and the same Buffer is written to every watcher.
 import type { ServerResponse } from 'node:http';
 import type { HubWatcher, SharedUpdate } from '../../views/hub.js';
