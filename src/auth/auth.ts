@@ -37,9 +37,9 @@ export function requireSuper(callerIp: string, state: ClusterState, node: NodeCo
   if (!isSuper(callerIp, state, node)) throw new ViewError(400, 'authorize failed, super required');
 }
 
-// Config keys only super callers may read; a target matches when it starts with one of these.
+// Config keys only super callers may read: a target that starts with one of these needs super
+// (SPEC §3), and a key that starts with one is left out of every answer to any other caller.
 const SECRET_CONFIG_PREFIXES = [
-  '*',
   'swarm_manager_ip',
   'super_apps',
   'dnsmasq_servers',
@@ -59,6 +59,16 @@ const SECRET_CONFIG_PREFIXES = [
   'node_network',
 ];
 
+/** Does this `target` need a super caller (`*`, or a secret prefix)? */
 export function isSecretConfigTarget(target: string): boolean {
-  return SECRET_CONFIG_PREFIXES.some((prefix) => target.startsWith(prefix));
+  return target.startsWith('*') || isSecretConfigKey(target);
+}
+
+/**
+ * Is this config key (below `/lain/config/`) a secret? Go checked only the target, so `target=r`
+ * handed `rsyncd_secrets` to anyone; we leave such keys out of the answer instead (deliberate
+ * difference, SPEC §6).
+ */
+export function isSecretConfigKey(key: string): boolean {
+  return SECRET_CONFIG_PREFIXES.some((prefix) => key.startsWith(prefix));
 }

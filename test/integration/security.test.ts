@@ -1,0 +1,226 @@
+// Hostile callers and hostile data (issue 10): each hole a red-team pass found, reproduced over
+// HTTP and gRPC against a real etcd and lainlet as a child process. Callers are told apart by
+// their loopback source address: 127.0.0.99 is no container, 127.0.0.60 a container of a super
+// app, 127.0.0.61 a container whose pod group has no app name, 127.0.0.62 an IP that only a
+// depends key starting with `.` lists.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { freeLoopbackPort } from '../../src/demo/free-port.js';
+import { startSampleEtcd, type ClusterSnapshot, type TestEtcd } from '../helpers/etcd.js';
+import { get, REPO_ROOT, startLainlet, watch, type LainletProcess, type SseWatch } from '../helpers/lainlet.js';
+
+const PROTO = path.join(REPO_ROOT, 'proto', 'lainlet', 'message.proto');
+const pkg = (
+  grpc.loadPackageDefinition(protoLoader.loadSync(PROTO, { keepCase: true, longs: Number, enums: String, defaults: true, arrays: true, objects: true })) as unknown as {
+    message: Record<string, grpc.ServiceClientConstructor>;
+  }
+).message;
+
+type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export const STRANGER = '127.0.0.99';
+const BOSS = '127.0.0.60';
+const NONAME = '127.0.0.61';
+const DOTTED = '127.0.0.62';
+
+/** Config keys (below /lain/config/) only super callers may read, as SPEC §3 lists their prefixes. */
+export const SECRET_PREFIXES = [
+  'swarm_manager_ip',
+  'super_apps',
+  'dnsmasq_servers',
+  'calico_default_rule',
+  'calico_network',
+  'dnsmasq_addresses',
+  'ssl',
+  'vips',
+  'tinydns_fqdns',
+  'bootstrap_node_ip',
+  'dns_port',
+  'vip',
+  'etcd_cluster_token',
+  'system_volumes',
+  'rsyncd_secrets',
+  'dns_ip',
+  'node_network',
+];
+const isSecretKey = (k: string) => SECRET_PREFIXES.some((p) => k.startsWith(p));
+
+let env: TestEtcd;
+let cluster: ClusterSnapshot;
+let lainlet: LainletProcess;
+let grpcPort: number;
+const watches: SseWatch[] = [];
+const clients: grpc.Client[] = [];
+const streams: grpc.ClientReadableStream<Json>[] = [];
+
+function podGroup(app: string, proc: string, ip: string, namespace: string = app): string {
+  return JSON.stringify({
+    Spec: { Name: `${app}.web.${proc}`, Namespace: namespace, Pod: { Annotation: '{}', Containers: [{ Image: `${app}:1`, Env: ['SECRET_ENV=1'] }] } },
+    Pods: [{ InstanceNo: 1, Containers: [{ Id: `${app}-${proc}-1`, NodeName: 'node1', NodeIp: '192.168.77.21', ContainerIp: ip, ContainerPort: 80 }] }],
+  });
+}
+
+before(
+  async () => {
+    ({ cluster, ...env } = await startSampleEtcd());
+    await env.http.putMany({
+      '/lain/deployd/pod_groups/boss/boss.web.web': podGroup('boss', 'web', BOSS),
+      '/lain/config/super_apps/boss': '{}',
+      // Bad data: a pod group without Spec.Namespace, a depends key that starts with `.`.
+      '/lain/deployd/pod_groups/noname/noname.web.web': podGroup('noname', 'web', NONAME, ''),
+      '/lain/deployd/depends/pods/.hidden.portal': JSON.stringify({ node1: { hello: { Pod: { Containers: [{ Id: 'x', ContainerIp: DOTTED }] } } } }),
+    });
+    grpcPort = await freeLoopbackPort();
+    lainlet = await startLainlet({ etcd: env.etcd.endpoint, args: ['-grpc.addr', `127.0.0.1:${grpcPort}`], readyPath: '/readyz' });
+  },
+  { timeout: 300_000 },
+);
+
+after(async () => {
+  for (const w of watches) w.close();
+  for (const s of streams) s.cancel();
+  for (const c of clients) c.close();
+  for (const s of proxySockets) s.destroy();
+  for (const s of proxyServers) s.close();
+  await lainlet?.stop();
+  await env?.etcd.stop();
+});
+
+function open(p: string, from: string, port = lainlet.port): SseWatch {
+  const w = watch(port, p, { from });
+  watches.push(w);
+  return w;
+}
+
+/** A loopback proxy whose connections to `targetPort` come from `localAddress` (grpc-js cannot pick its source address). */
+const proxies = new Map<string, Promise<number>>();
+const proxySockets = new Set<net.Socket>();
+const proxyServers: net.Server[] = [];
+function proxyFrom(localAddress: string, targetPort: number): Promise<number> {
+  const id = `${localAddress}>${targetPort}`;
+  let port = proxies.get(id);
+  if (!port) {
+    const server = net.createServer((downstream) => {
+      const upstream = net.connect({ host: '127.0.0.1', port: targetPort, localAddress });
+      for (const s of [downstream, upstream]) {
+        proxySockets.add(s);
+        s.on('error', () => {});
+        s.on('close', () => proxySockets.delete(s));
+      }
+      downstream.pipe(upstream).pipe(downstream);
+      downstream.on('close', () => upstream.destroy());
+      upstream.on('close', () => downstream.destroy());
+    });
+    proxyServers.push(server);
+    server.listen(0, '127.0.0.1');
+    port = once(server, 'listening').then(() => (server.address() as net.AddressInfo).port);
+    proxies.set(id, port);
+  }
+  return port;
+}
+
+/** A client of `service` whose calls come from the source address `from`. */
+async function grpcClient(service: string, from: string, port = grpcPort): Promise<grpc.Client> {
+  const c = new pkg[service](`127.0.0.1:${await proxyFrom(from, port)}`, grpc.credentials.createInsecure());
+  clients.push(c);
+  return c;
+}
+
+async function grpcGet(service: string, from: string, request: object, port = grpcPort): Promise<Json> {
+  const c = (await grpcClient(service, from, port)) as unknown as Record<string, (r: object, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Json) => void) => void>;
+  return new Promise((resolve, reject) => c.Get(request, { deadline: Date.now() + 10_000 }, (err, reply) => (err ? reject(err) : resolve(reply))));
+}
+
+class GrpcWatch {
+  readonly messages: Json[] = [];
+  error: grpc.ServiceError | undefined;
+  private constructor(readonly stream: grpc.ClientReadableStream<Json>) {
+    streams.push(stream);
+    stream.on('data', (m: Json) => this.messages.push(m));
+    stream.on('error', (e: grpc.ServiceError) => (this.error = e));
+  }
+  static async open(service: string, from: string, request: object, port = grpcPort): Promise<GrpcWatch> {
+    const c = (await grpcClient(service, from, port)) as unknown as Record<string, (r: object) => grpc.ClientReadableStream<Json>>;
+    return new GrpcWatch(c.Watch(request));
+  }
+  async until(cond: (w: GrpcWatch) => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+    await until(() => cond(this), timeoutMs, `${what} (got ${this.messages.length} messages, error ${this.error?.message ?? 'none'})`);
+  }
+}
+
+async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+export async function rejection(p: Promise<unknown>): Promise<grpc.ServiceError> {
+  try {
+    await p;
+  } catch (err) {
+    return err as grpc.ServiceError;
+  }
+  throw new Error('expected the call to fail');
+}
+
+/** The secret config keys an answer body holds (a JSON object keyed by config key), if any. */
+function secretKeysIn(body: string): string[] {
+  const parsed = JSON.parse(body) as Record<string, unknown>;
+  return Object.keys(parsed).filter(isSecretKey);
+}
+
+// ---- 1 and 2: config secrets ----
+
+const SNEAKY_TARGETS = ['=rsyncd_secrets', '=etcd_cluster_token', '=ssl', '=super_apps/console', 'r', 'e', 's', 'v', 'super', 'rs', 'n', 'c', 'b', 'd', 't', 'sw'];
+
+test('1-2. a caller that is no container reads no secret config key, whatever the target (HTTP GET and watch)', async () => {
+  for (const target of SNEAKY_TARGETS) {
+    const q = `/v2/configwatcher?target=${encodeURIComponent(target)}`;
+    const answer = await get(lainlet.port, q, { from: STRANGER });
+    if (answer.status === 200) assert.deepEqual(secretKeysIn(answer.body), [], `GET ${q}`);
+    else assert.equal(answer.status, 400, `GET ${q}: ${answer.body}`);
+    const w = open(`${q}&watch=1`, STRANGER);
+    const first = await w.next((e) => e.event === 'init' || e.event === 'error');
+    if (first.event === 'init') assert.deepEqual(secretKeysIn(first.data!), [], `watch ${q}`);
+    w.close();
+  }
+  // Not super callers but containers: the same.
+  const hello = await get(lainlet.port, '/v2/configwatcher?target=s', { from: NONAME });
+  assert.deepEqual(secretKeysIn(hello.body), []);
+});
+
+test('1-2. the same targets over gRPC Config.Get and Config.Watch', async () => {
+  for (const target of SNEAKY_TARGETS) {
+    try {
+      const reply = await grpcGet('Config', STRANGER, { target });
+      assert.deepEqual(Object.keys(reply.data).filter(isSecretKey), [], `Config.Get ${target}`);
+    } catch (err) {
+      assert.equal((err as grpc.ServiceError).code, grpc.status.PERMISSION_DENIED, `Config.Get ${target}: ${(err as Error).message}`);
+    }
+  }
+  const w = await GrpcWatch.open('Config', STRANGER, { target: 's' });
+  await w.until((x) => x.messages.length > 0, 'Config.Watch init');
+  assert.deepEqual(Object.keys(w.messages[0].data).filter(isSecretKey), []);
+  assert.ok(Object.keys(w.messages[0].data).some((k) => k.startsWith('streamrouter/')), 'the keys that are not secret are still there');
+});
+
+test('1-2. super callers still read secrets, and the plain rules still hold', async () => {
+  const boss = JSON.parse((await get(lainlet.port, '/v2/configwatcher?target=rsyncd_secrets', { from: BOSS })).body) as Record<string, string>;
+  assert.equal(boss.rsyncd_secrets, cluster['/lain/config/rsyncd_secrets']);
+  const bossPrefix = JSON.parse((await get(lainlet.port, '/v2/configwatcher?target=s', { from: BOSS })).body) as Record<string, string>;
+  assert.ok('ssl' in bossPrefix && 'super_apps/console' in bossPrefix);
+  const denied = await get(lainlet.port, '/v2/configwatcher?target=ssl', { from: STRANGER });
+  assert.deepEqual([denied.status, denied.body], [400, 'authorize failed, super required']);
+  const domain = JSON.parse((await get(lainlet.port, '/v2/configwatcher?target=domain', { from: STRANGER })).body) as Record<string, string>;
+  assert.deepEqual(Object.keys(domain), ['domain']);
+  const reply = await grpcGet('Config', BOSS, { target: '=rsyncd_secrets' });
+  assert.deepEqual(reply.data, {}, 'a target starting with = is a plain prefix, for super callers too');
+});

@@ -1,0 +1,80 @@
+// Hostile callers and hostile data (issue 10), on in-memory state: what the views and auth
+// answer to a caller that is no container, a container of no app, and bad etcd data.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { isSecretConfigKey } from '../../src/auth/auth.js';
+import { StateIndex } from '../../src/state/state-index.js';
+import { configWatcher } from '../../src/views/configwatcher.js';
+import { ViewError, type NodeContext } from '../../src/views/types.js';
+
+const node: NodeContext = { nodeIp: '192.168.77.21', hostname: 'node1', noAuth: false };
+const STRANGER = '10.9.9.9';
+const CONSOLE = '172.20.0.12';
+
+function podGroup(app: string, ip: string, namespace = app): string {
+  return JSON.stringify({
+    Spec: { Name: `${app}.web.web`, Namespace: namespace },
+    Pods: [{ InstanceNo: 1, Containers: [{ Id: `${app}-1`, ContainerIp: ip }] }],
+  });
+}
+
+function sampleState(): StateIndex {
+  const state = new StateIndex();
+  for (const [k, v] of Object.entries({
+    rsyncd_secrets: 'RSYNC-SECRET',
+    etcd_cluster_token: 'ETCD-TOKEN',
+    ssl: '{"*.lain": "web"}',
+    'super_apps/console': '{}',
+    vip: '192.168.77.201',
+    'vips/192.168.77.201': '{}',
+    domain: 'lain.local',
+    'domains/console.lain': '{}',
+    'streamrouter/vippool': '[]',
+  })) {
+    state.put(`/lain/config/${k}`, v);
+  }
+  state.put('/lain/deployd/pod_groups/console/console.web.web', podGroup('console', CONSOLE));
+  return state;
+}
+
+/** What a caller gets from the config view: the answer's keys, or the error message. */
+function configKeys(state: StateIndex, callerIp: string, query: string): string[] | string {
+  const params = new URLSearchParams(query);
+  try {
+    const key = configWatcher.key({ params, callerIp }, state, node);
+    return Object.keys(JSON.parse(String(configWatcher.render(key, state, node))) as object);
+  } catch (err) {
+    if (err instanceof ViewError) return err.message;
+    throw err;
+  }
+}
+
+describe('config secrets', () => {
+  const state = sampleState();
+  test('a target starting with = is a plain prefix, never the exact key behind the secret check', () => {
+    for (const target of ['=rsyncd_secrets', '=etcd_cluster_token', '=ssl', '=super_apps/console']) {
+      assert.deepEqual(configKeys(state, STRANGER, `target=${encodeURIComponent(target)}`), [], target);
+      assert.deepEqual(configKeys(state, STRANGER, `target=${encodeURIComponent(target)}&watch=1`), [], `${target} watch`);
+      assert.deepEqual(configKeys(state, CONSOLE, `target=${encodeURIComponent(target)}&watch=1`), [], `${target} super`);
+    }
+  });
+  test('a shorter prefix does not walk past the secret list', () => {
+    assert.deepEqual(configKeys(state, STRANGER, 'target=r'), []);
+    assert.deepEqual(configKeys(state, STRANGER, 'target=e'), []);
+    assert.deepEqual(configKeys(state, STRANGER, 'target=s'), ['streamrouter/vippool']);
+    assert.deepEqual(configKeys(state, STRANGER, 'target=v'), []);
+    assert.deepEqual(configKeys(state, STRANGER, 'target=super'), []);
+    assert.deepEqual(configKeys(state, STRANGER, 'target=d'), ['domain', 'domains/console.lain']);
+  });
+  test('super callers read everything, and a watch still follows an existing key', () => {
+    assert.deepEqual(configKeys(state, CONSOLE, 'target=s'), ['ssl', 'streamrouter/vippool', 'super_apps/console']);
+    assert.deepEqual(configKeys(state, CONSOLE, 'target=rsyncd_secrets&watch=1'), ['rsyncd_secrets']);
+    assert.deepEqual(configKeys(state, '127.0.0.1', 'target=e'), ['etcd_cluster_token']);
+    assert.equal(configKeys(state, STRANGER, 'target=ssl'), 'authorize failed, super required');
+    assert.equal(configKeys(state, STRANGER, ''), 'authorize failed, super required');
+  });
+  test('the secret key rule is the target rule', () => {
+    assert.ok(isSecretConfigKey('vipx') && isSecretConfigKey('super_apps/x') && isSecretConfigKey('rsyncd_secrets'));
+    assert.ok(!isSecretConfigKey('domain') && !isSecretConfigKey('streamrouter/vippool'));
+  });
+});
