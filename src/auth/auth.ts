@@ -7,9 +7,13 @@ export function isLocal(callerIp: string, node: NodeContext): boolean {
   return callerIp === '127.0.0.1' || callerIp === '::1' || callerIp === node.nodeIp;
 }
 
-/** The app an IP belongs to: the pod group with a container on it, else the first depends service listing it. */
+/**
+ * The app an IP belongs to: the pod group with a container on it, else the first depends service
+ * listing it. An empty name is no app (deliberate difference: in Go it matched every app).
+ */
 export function appNameOf(ip: string, state: ClusterState): string | undefined {
-  return state.appByIp(ip) ?? state.servicesByIp(ip)[0];
+  const app = state.appByIp(ip) || state.servicesByIp(ip).find((service) => service !== '');
+  return app || undefined;
 }
 
 /**
@@ -28,7 +32,8 @@ export function pass(callerIp: string, app: string, state: ClusterState, node: N
   if (node.noAuth || isLocal(callerIp, node)) return true;
   const callerApp = appNameOf(callerIp, state);
   if (callerApp === undefined) return false;
-  if (callerApp === app || state.isSuperApp(callerApp)) return true;
+  // An app named `*` (bad data) is not every app.
+  if ((callerApp === app && app !== '*') || state.isSuperApp(callerApp)) return true;
   // A client app may read the services it depends on.
   return state.servicesByIp(callerIp).includes(app);
 }

@@ -60,7 +60,8 @@ export class StateIndex implements ClusterState {
   servicesByIp(ip: string): string[] {
     const keys = this.dependsByIp.get(ip);
     if (keys === undefined) return [];
-    return [...new Set([...keys].sort().map(dependsServiceName))];
+    // A depends key starting with `.` names the service '': no service (it would pass for every app).
+    return [...new Set([...keys].sort().map(dependsServiceName))].filter((service) => service !== '');
   }
 
   isSuperApp(app: string): boolean {
@@ -154,6 +155,9 @@ export class StateIndex implements ClusterState {
   }
 
   private indexPodGroupIps(key: string, pg: PodGroup, add: boolean): void {
+    // A pod group without an app name (bad data) makes its containers callers of no app: an
+    // empty app name would narrow a query to '' and so match every app.
+    if (pg.Namespace === '') return;
     for (const pod of pg.Pods ?? []) {
       for (const c of pod.Containers ?? []) {
         const ip = c.ContainerIp;

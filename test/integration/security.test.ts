@@ -162,7 +162,7 @@ async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, 
   }
 }
 
-export async function rejection(p: Promise<unknown>): Promise<grpc.ServiceError> {
+async function rejection(p: Promise<unknown>): Promise<grpc.ServiceError> {
   try {
     await p;
   } catch (err) {
@@ -223,4 +223,22 @@ test('1-2. super callers still read secrets, and the plain rules still hold', as
   assert.deepEqual(Object.keys(domain), ['domain']);
   const reply = await grpcGet('Config', BOSS, { target: '=rsyncd_secrets' });
   assert.deepEqual(reply.data, {}, 'a target starting with = is a plain prefix, for super callers too');
+});
+
+// ---- 4: an empty app name is no app ----
+
+test('4. a container whose app name comes out empty reads no app (HTTP and gRPC)', async () => {
+  for (const from of [NONAME, DOTTED]) {
+    for (const route of ['/v2/coreinfowatcher', '/v2/proxywatcher', '/v2/rebellion/localprocs', '/v2/streamrouter/ports']) {
+      const answer = await get(lainlet.port, route, { from });
+      assert.deepEqual([answer.status, answer.body], [400, 'authorize failed, can not confirm the app by request ip'], `${route} from ${from}`);
+    }
+    const w = open('/v2/coreinfowatcher?watch=1', from);
+    const first = await w.next((e) => e.event === 'init' || e.event === 'error');
+    assert.equal(first.event, 'error', `watch from ${from}: ${first.data?.slice(0, 200)}`);
+    const err = await rejection(grpcGet('Coreinfo', from, {}));
+    assert.equal(err.code, grpc.status.PERMISSION_DENIED, `Coreinfo.Get from ${from}`);
+    const appname = await get(lainlet.port, `/appname?ip=${from}`);
+    assert.equal(appname.status, 500, `/appname?ip=${from}: ${appname.body}`);
+  }
 });

@@ -2,9 +2,10 @@
 // answer to a caller that is no container, a container of no app, and bad etcd data.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { isSecretConfigKey } from '../../src/auth/auth.js';
+import { appNameOf, isSecretConfigKey, pass } from '../../src/auth/auth.js';
 import { StateIndex } from '../../src/state/state-index.js';
 import { configWatcher } from '../../src/views/configwatcher.js';
+import { findView } from '../../src/views/index.js';
 import { ViewError, type NodeContext } from '../../src/views/types.js';
 
 const node: NodeContext = { nodeIp: '192.168.77.21', hostname: 'node1', noAuth: false };
@@ -76,5 +77,40 @@ describe('config secrets', () => {
   test('the secret key rule is the target rule', () => {
     assert.ok(isSecretConfigKey('vipx') && isSecretConfigKey('super_apps/x') && isSecretConfigKey('rsyncd_secrets'));
     assert.ok(!isSecretConfigKey('domain') && !isSecretConfigKey('streamrouter/vippool'));
+  });
+});
+
+describe('an empty app name is no app', () => {
+  const state = sampleState();
+  state.put('/lain/deployd/pod_groups/noname/noname.web.web', podGroup('noname', '172.20.0.61', ''));
+  state.put('/lain/deployd/pod_groups/star/star.web.web', podGroup('star', '172.20.0.63', '*'));
+  state.put(
+    '/lain/deployd/depends/pods/.hidden.portal',
+    JSON.stringify({ node1: { hello: { Pod: { Containers: [{ Id: 'x', ContainerIp: '172.20.0.62' }] } } } }),
+  );
+  state.put('/lain/deployd/pod_groups/hello/hello.web.web', podGroup('hello', '172.20.0.32'));
+
+  for (const [what, ip] of [
+    ['a pod group without Spec.Namespace', '172.20.0.61'],
+    ['a depends key starting with .', '172.20.0.62'],
+  ]) {
+    test(`${what}: its IP belongs to no app and reads nothing`, () => {
+      assert.equal(appNameOf(ip, state), undefined);
+      assert.equal(pass(ip, '*', state, node), false);
+      assert.equal(pass(ip, '', state, node), false);
+      for (const path of ['/v2/coreinfowatcher', '/v2/proxywatcher', '/v2/webrouter/webprocs', '/v2/streamrouter/streamprocs']) {
+        const view = findView(path)!;
+        assert.throws(
+          () => view.key({ params: new URLSearchParams(), callerIp: ip }, state, node),
+          (err: unknown) => err instanceof ViewError && err.message === 'authorize failed, can not confirm the app by request ip',
+          path,
+        );
+      }
+    });
+  }
+  test('an app named * is not every app', () => {
+    assert.equal(pass('172.20.0.63', '*', state, node), false);
+    const key = findView('/v2/coreinfowatcher')!.key({ params: new URLSearchParams(), callerIp: '172.20.0.63' }, state, node);
+    assert.equal(key, '*/');
   });
 });
