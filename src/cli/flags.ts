@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import type { DaemonOptions } from '../daemon/options.js';
 
-const STRING_FLAGS = ['web', 'etcd', 'ip', 'grpc.addr', 'grpc.key', 'grpc.cert', 'max-watchers', 'stall-timeout'] as const;
+const STRING_FLAGS = ['web', 'etcd', 'ip', 'grpc.addr', 'grpc.key', 'grpc.cert', 'max-watchers', 'stall-timeout', 'max-value-depth'] as const;
 const BOOL_FLAGS = ['debug', 'noauth', 'v', 'version', 'help', 'h', 'grpc.TLS'] as const;
 
 export const FLAGS_HELP = `Usage: lainlet -web ADDR -etcd HOST:PORT[,HOST:PORT...] -ip IP [flags]
@@ -21,6 +21,7 @@ Flags (Go's -flag and --flag forms both work):
   -noauth            do not check callers
   -max-watchers N    open watch streams beyond N get 503 (default 20000)
   -stall-timeout S   drop a watcher that has not read for S seconds (default 60)
+  -max-value-depth N reject etcd values nested deeper than N levels (default 100)
   -debug             debug logging
   -v                 print the version and exit
 `;
@@ -80,6 +81,7 @@ export function parseFlags(argv: string[]): ParsedFlags {
     options: {
       maxWatchers: positiveInt(str('max-watchers'), '-max-watchers'),
       stallTimeoutMs: seconds(str('stall-timeout'), '-stall-timeout'),
+      maxValueDepth: positiveInt(str('max-value-depth'), '-max-value-depth'),
       web,
       etcd,
       ip,

@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '../util/log.js';
 import { EtcdStore, type StoreSink } from '../store/etcd-store.js';
 import { releaseMemory } from '../util/release-memory.js';
 import { Mirror } from '../state/mirror.js';
+import { DEFAULT_MAX_VALUE_DEPTH } from '../state/decode.js';
 import { ViewHub } from '../views/hub.js';
 import type { NodeContext } from '../views/types.js';
 import { createHttpTransport, type HttpLimits } from '../transports/http/server.js';
@@ -35,7 +36,7 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
   const grpcModule = opts.grpcAddr ? await import('../transports/grpc/server.js') : undefined;
   const node: NodeContext = { nodeIp: opts.ip, hostname: opts.hostname ?? osHostname(), noAuth: opts.noAuth };
 
-  const mirror = new Mirror(logger);
+  const mirror = new Mirror(logger, { maxValueDepth: opts.maxValueDepth ?? DEFAULT_MAX_VALUE_DEPTH });
   const sink: StoreSink = {
     snapshot(kvs, revision) {
       mirror.snapshot(kvs, revision);

@@ -33,6 +33,7 @@ async function createRegistry(src: Sources): Promise<Registry> {
     return t ? (Date.now() - t) / 1000 : -1;
   });
   gauge('lainlet_rejected_values_total', 'malformed etcd values rejected since start', () => src.mirror.stats.rejectedTotal);
+  gauge('lainlet_rejected_too_deep_total', 'etcd values rejected for nesting deeper than -max-value-depth', () => src.mirror.stats.rejectedByCause['too-deep']);
   gauge('lainlet_watchers', 'open watch streams', src.watchers);
   gauge('lainlet_view_renders_total', 'answers computed', () => src.hub.stats.renders);
   return registry;

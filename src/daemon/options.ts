@@ -19,6 +19,8 @@ export interface DaemonOptions {
   maxWatchers?: number;
   /** A watcher that has not drained its socket for this long is dropped (`-stall-timeout`). */
   stallTimeoutMs?: number;
+  /** etcd values nested deeper than this are rejected (`-max-value-depth`). */
+  maxValueDepth?: number;
   /** Override of the machine's host name (tests); default os.hostname(). */
   hostname?: string;
 }

@@ -4,7 +4,7 @@
 import type { Logger } from '../util/log.js';
 import type { StoreChange, StoreKV, StoreSink } from '../store/etcd-store.js';
 import type { ClusterState, Source } from './types.js';
-import { StateIndex } from './state-index.js';
+import { StateIndex, type RejectCause, type StateLimits } from './state-index.js';
 
 export type ChangeKind = 'put' | 'delete';
 
@@ -24,7 +24,7 @@ export interface RejectedValue {
 export type ChangeListener = (change: ChangeSet) => void;
 
 export class Mirror implements StoreSink {
-  private readonly index = new StateIndex();
+  private readonly index: StateIndex;
   /** etcd key -> mod_revision of the value we last saw (good or rejected): a resync applies only what differs. */
   private readonly modRevisions = new Map<string, number>();
   private readonly listeners: ChangeListener[] = [];
@@ -32,9 +32,21 @@ export class Mirror implements StoreSink {
   private rev = 0;
   private loaded = false;
   /** Counters for /debug and metrics. */
-  readonly stats = { rejectedTotal: 0, eventsApplied: 0, snapshotsApplied: 0, lastEventAt: null as string | null };
+  readonly stats = {
+    rejectedTotal: 0,
+    /** Of rejectedTotal, by cause (a limit's counter: `too-deep` is `-max-value-depth`). */
+    rejectedByCause: { malformed: 0, 'too-deep': 0 } as Record<RejectCause, number>,
+    eventsApplied: 0,
+    snapshotsApplied: 0,
+    lastEventAt: null as string | null,
+  };
 
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    limits?: StateLimits,
+  ) {
+    this.index = new StateIndex(limits);
+  }
 
   get state(): ClusterState {
     return this.index;
@@ -95,6 +107,7 @@ export class Mirror implements StoreSink {
     const result = this.index.put(key, value);
     if ('rejected' in result) {
       this.stats.rejectedTotal++;
+      this.stats.rejectedByCause[result.cause]++;
       this.rejectedKeys.set(key, { key, reason: result.rejected, modRevision, at: new Date().toISOString() });
       this.logger.warn({ key, modRevision, reason: result.rejected }, 'rejected a malformed etcd value; keeping the last good one');
       return;

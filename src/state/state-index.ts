@@ -2,7 +2,7 @@
 // auth needs (container IP -> app, IP -> depends services) and the derived containers source.
 // A key's change touches only what was built from that key.
 import { KeyedCollection } from './collections.js';
-import { containersOf, decodeDepends, decodeNode, decodePodGroup, dependsServiceName } from './decode.js';
+import { containersOf, decodeDepends, decodeNode, decodePodGroup, DEFAULT_MAX_VALUE_DEPTH, dependsServiceName, ValueTooDeepError } from './decode.js';
 import type { ClusterState, ContainerInfo, DependsEntry, NodeValue, PodGroup, Source } from './types.js';
 
 /** The sources read from etcd (containers are derived from pod groups). */
@@ -24,6 +24,14 @@ export function locateKey(etcdKey: string): { source: StoredSource; key: string 
     }
   }
   return undefined;
+}
+
+/** Why a value was rejected (counted apart in /debug and /metrics). */
+export type RejectCause = 'malformed' | 'too-deep';
+
+export interface StateLimits {
+  /** Values nested deeper than this are rejected (`-max-value-depth`). */
+  maxValueDepth: number;
 }
 
 /** What one etcd key's change changed in one source (a pod group also changes the containers). */
@@ -49,6 +57,8 @@ export class StateIndex implements ClusterState {
   /** Container IP -> depends keys listing it. */
   private readonly dependsByIp = new Map<string, Set<string>>();
 
+  constructor(private readonly limits: StateLimits = { maxValueDepth: DEFAULT_MAX_VALUE_DEPTH }) {}
+
   appByIp(ip: string): string | undefined {
     const owners = this.appsByIp.get(ip);
     if (owners === undefined) return undefined;
@@ -72,7 +82,7 @@ export class StateIndex implements ClusterState {
    * Stores an etcd value. A value that cannot be decoded is rejected and the key keeps its last
    * good value. No changes for keys lainlet does not serve.
    */
-  put(etcdKey: string, rawValue: string): SourceChange[] | { rejected: string } {
+  put(etcdKey: string, rawValue: string): SourceChange[] | { rejected: string; cause: RejectCause } {
     const located = locateKey(etcdKey);
     if (located === undefined) return [];
     const { source, key } = located;
@@ -82,19 +92,19 @@ export class StateIndex implements ClusterState {
           this.config.set(key, rawValue);
           return [{ source, changedKeys: [key] }];
         case 'podgroups':
-          return this.setPodGroup(key, decodePodGroup(rawValue));
+          return this.setPodGroup(key, decodePodGroup(rawValue, this.limits.maxValueDepth));
         case 'depends':
-          this.setDepends(key, decodeDepends(rawValue));
+          this.setDepends(key, decodeDepends(rawValue, this.limits.maxValueDepth));
           return [{ source, changedKeys: [key] }];
         case 'nodes': {
-          const node = decodeNode(rawValue);
+          const node = decodeNode(rawValue, this.limits.maxValueDepth);
           if (node === null) this.nodes.delete(key); // not an object: the nodes route leaves it out
           else this.nodes.set(key, node);
           return [{ source, changedKeys: [key] }];
         }
       }
     } catch (err) {
-      return { rejected: `${etcdKey}: ${(err as Error).message}` };
+      return { rejected: `${etcdKey}: ${(err as Error).message}`, cause: err instanceof ValueTooDeepError ? 'too-deep' : 'malformed' };
     }
   }
 

@@ -242,3 +242,70 @@ test('4. a container whose app name comes out empty reads no app (HTTP and gRPC)
     assert.equal(appname.status, 500, `/appname?ip=${from}: ${appname.body}`);
   }
 });
+
+// ---- 3 and 9: hostile values ----
+
+interface Debug {
+  rejected: Array<{ key: string; reason: string }>;
+  state: { rejectedByCause: Record<string, number> };
+  [k: string]: unknown;
+}
+async function debug(port = lainlet.port): Promise<Debug> {
+  return JSON.parse((await get(port, '/debug')).body) as Debug;
+}
+
+async function listsAll(keys: string[]): Promise<boolean> {
+  const listed = new Set((await debug()).rejected.map((r) => r.key));
+  return keys.every((k) => listed.has(k));
+}
+
+const nested = (depth: number) => '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
+
+test('3. a value nested thousands deep is rejected and listed; the rest of the view is served (HTTP and gRPC)', async () => {
+  const w = open('/v2/nodes?watch=1', '127.0.0.1');
+  await w.next((e) => e.event === 'init');
+  const g = await GrpcWatch.open('Nodes', '127.0.0.1', {});
+  await g.until((x) => x.messages.length === 1, 'Nodes.Watch init');
+  const keys = ['/lain/nodes/nodes/deep5k:10.0.0.1:22', '/lain/nodes/nodes/deep3k:10.0.0.2:22', '/lain/nodes/nodes/deep200:10.0.0.3:22'];
+  await env.http.put(keys[0], nested(5000));
+  await env.http.put(keys[1], nested(3000));
+  await env.http.put(keys[2], nested(200));
+  await until(async () => listsAll(keys), 10_000, '/debug to list the deep values');
+  const d = await debug();
+  for (const k of keys) assert.match(d.rejected.find((r) => r.key === k)!.reason, /nested deeper than 100 levels/);
+  assert.ok(d.state.rejectedByCause['too-deep'] >= 3);
+  const nodes = await get(lainlet.port, '/v2/nodes');
+  assert.equal(nodes.status, 200, nodes.body.slice(0, 200));
+  assert.ok(Object.keys(JSON.parse(nodes.body) as object).some((k) => k.startsWith('node1:')));
+  assert.ok(!nodes.body.includes('deep'));
+  const reply = await grpcGet('Nodes', '127.0.0.1', {});
+  assert.ok(Object.keys(reply.data).some((k: string) => k.startsWith('node1:')));
+  // Nothing changed in the answer: the open watches got no error and are still open.
+  await env.http.put('/lain/nodes/nodes/shallow:10.0.0.4:22', '{"a":{"b":1}}');
+  const update = await w.next((e) => e.event !== 'heartbeat');
+  assert.equal(update.event, 'update', update.data?.slice(0, 200));
+  await g.until((x) => x.messages.length === 2, 'Nodes.Watch update');
+  assert.equal(g.error, undefined);
+  assert.match(metric(await get(lainlet.port, '/metrics'), 'lainlet_rejected_too_deep_total'), /^[3-9]|\d\d/);
+  for (const k of [...keys, '/lain/nodes/nodes/shallow:10.0.0.4:22']) await env.http.del(k);
+});
+
+function metric(answer: { body: string }, name: string): string {
+  const line = answer.body.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  assert.ok(line, `metric ${name} in /metrics`);
+  return line.slice(line.lastIndexOf(' ') + 1);
+}
+
+test('9. /debug gives the reason a value was rejected without any of its bytes', async () => {
+  const values: Record<string, string> = {
+    '/lain/nodes/nodes/leak1:10.0.0.5:22': '{"password":"TOPSECRET-9f2c',
+    '/lain/nodes/nodes/leak2:10.0.0.6:22': '{"password": TOPSECRET-9f2c}',
+    '/lain/nodes/nodes/leak3:10.0.0.7:22': 'TOPSECRET-9f2c',
+    '/lain/deployd/depends/pods/leak.portal.x': '{"node1":{"hello":{"Pod":{"Containers":[{"ContainerPort":1234.5678}]}}}}',
+  };
+  for (const [k, v] of Object.entries(values)) await env.http.put(k, v);
+  await until(async () => listsAll(Object.keys(values)), 10_000, '/debug to list them');
+  const text = JSON.stringify((await debug()).rejected);
+  for (const secret of ['TOPSECRET', '9f2c', 'password', '1234.5678']) assert.ok(!text.includes(secret), `/debug shows ${secret}: ${text}`);
+  for (const k of Object.keys(values)) await env.http.del(k);
+});

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { appNameOf, isSecretConfigKey, pass } from '../../src/auth/auth.js';
+import { checkDepth, decodeNode, ValueTooDeepError } from '../../src/state/decode.js';
 import { StateIndex } from '../../src/state/state-index.js';
 import { configWatcher } from '../../src/views/configwatcher.js';
 import { findView } from '../../src/views/index.js';
@@ -113,4 +114,38 @@ describe('an empty app name is no app', () => {
     const key = findView('/v2/coreinfowatcher')!.key({ params: new URLSearchParams(), callerIp: '172.20.0.63' }, state, node);
     assert.equal(key, '*/');
   });
+});
+
+describe('values nested too deep', () => {
+  const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
+  test('the depth is counted on the text; brackets inside strings do not count', () => {
+    assert.doesNotThrow(() => checkDepth(nested(100), 100, 'x'));
+    assert.throws(() => checkDepth(nested(101), 100, 'x'), ValueTooDeepError);
+    assert.doesNotThrow(() => checkDepth(`{"a":"${'['.repeat(500)}\\"{{{{"}`, 2, 'x'));
+    assert.throws(() => checkDepth(`{"a\\\\":[[1]]}`, 2, 'x'), ValueTooDeepError);
+  });
+  test('a deep value is rejected as too deep, the key keeps nothing, the others are served', () => {
+    const state = new StateIndex({ maxValueDepth: 10 });
+    const result = state.put('/lain/nodes/nodes/deep:1.1.1.1:22', `{"a":${nested(50)}}`);
+    assert.ok('rejected' in result && result.cause === 'too-deep', JSON.stringify(result));
+    assert.deepEqual(state.put('/lain/nodes/nodes/ok:1.1.1.2:22', '{"a":[[1]]}'), [{ source: 'nodes', changedKeys: ['ok:1.1.1.2:22'] }]);
+    assert.equal(state.nodes.size, 1);
+    const pg = state.put('/lain/deployd/pod_groups/a/a.web.web', `{"Spec":{"x":${nested(20)}}}`);
+    assert.ok('rejected' in pg && pg.cause === 'too-deep');
+  });
+  test('the default limit lets real values through and stops the ones that overflow the encoder', () => {
+    assert.doesNotThrow(() => decodeNode(`{"a":${nested(90)}}`));
+    assert.throws(() => decodeNode(`{"a":${nested(5000)}}`), ValueTooDeepError);
+  });
+});
+
+describe('rejection reasons hold no value bytes', () => {
+  for (const raw of ['{"password":"TOPSECRET', '{"password": TOPSECRET}', 'TOPSECRET', '{"Pods":[{"InstanceNo":13.37}]}']) {
+    test(raw, () => {
+      const state = new StateIndex();
+      const result = state.put('/lain/deployd/pod_groups/a/a.web.web', raw);
+      assert.ok('rejected' in result);
+      for (const bytes of ['TOPSECRET', 'password', '13.37']) assert.ok(!result.rejected.includes(bytes), result.rejected);
+    });
+  }
 });
