@@ -3,6 +3,7 @@
 // derived indexes), and tells listeners which view-level keys changed, once per etcd revision batch.
 import type { Logger } from '../util/log.js';
 import type { StoreChange, StoreKV, StoreSink } from '../store/etcd-store.js';
+import { isUndecodableKey, printableKey } from '../store/etcd-key.js';
 import type { ClusterState, Source } from './types.js';
 import { StateIndex, type RejectCause, type StateLimits } from './state-index.js';
 
@@ -35,7 +36,7 @@ export class Mirror implements StoreSink {
   readonly stats = {
     rejectedTotal: 0,
     /** Of rejectedTotal, by cause (a limit's counter: `too-deep` is `-max-value-depth`). */
-    rejectedByCause: { malformed: 0, 'too-deep': 0 } as Record<RejectCause, number>,
+    rejectedByCause: { malformed: 0, 'too-deep': 0, 'bad-key': 0 } as Record<RejectCause, number>,
     eventsApplied: 0,
     snapshotsApplied: 0,
     lastEventAt: null as string | null,
@@ -104,12 +105,15 @@ export class Mirror implements StoreSink {
 
   private put(key: string, value: string, modRevision: number, set: ChangeSet) {
     this.modRevisions.set(key, modRevision);
-    const result = this.index.put(key, value);
+    const result = isUndecodableKey(key)
+      ? { rejected: `${printableKey(key)}: key is not valid UTF-8`, cause: 'bad-key' as const }
+      : this.index.put(key, value);
     if ('rejected' in result) {
       this.stats.rejectedTotal++;
       this.stats.rejectedByCause[result.cause]++;
-      this.rejectedKeys.set(key, { key, reason: result.rejected, modRevision, at: new Date().toISOString() });
-      this.logger.warn({ key, modRevision, reason: result.rejected }, 'rejected a malformed etcd value; keeping the last good one');
+      const shown = printableKey(key);
+      this.rejectedKeys.set(key, { key: shown, reason: result.rejected, modRevision, at: new Date().toISOString() });
+      this.logger.warn({ key: shown, modRevision, reason: result.rejected }, 'rejected an etcd value; keeping the last good one');
       return;
     }
     this.rejectedKeys.delete(key);

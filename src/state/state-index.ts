@@ -27,7 +27,7 @@ export function locateKey(etcdKey: string): { source: StoredSource; key: string 
 }
 
 /** Why a value was rejected (counted apart in /debug and /metrics). */
-export type RejectCause = 'malformed' | 'too-deep';
+export type RejectCause = 'malformed' | 'too-deep' | 'bad-key';
 
 export interface StateLimits {
   /** Values nested deeper than this are rejected (`-max-value-depth`). */

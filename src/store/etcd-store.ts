@@ -5,6 +5,7 @@
 import type { Logger } from '../util/log.js';
 import { EtcdClient, type KeyValue, type WatchResponse } from './etcd-client.js';
 import { Event_EventType } from './gen/rpc.js';
+import { keyFromBytes } from './etcd-key.js';
 
 export interface StoreKV {
   key: string;
@@ -210,7 +211,7 @@ export class EtcdStore {
         const changes = res.events.flatMap((e): StoreChange[] => {
           if (!e.kv) return [];
           const removed = e.type === Event_EventType.DELETE;
-          return [{ type: removed ? 'delete' : 'put', key: e.kv.key.toString('utf8'), value: removed ? '' : e.kv.value.toString('utf8'), modRevision: e.kv.modRevision }];
+          return [{ type: removed ? 'delete' : 'put', key: keyFromBytes(e.kv.key), value: removed ? '' : e.kv.value.toString('utf8'), modRevision: e.kv.modRevision }];
         });
         if (changes.length === 0) return;
         // Resume point: after the last event we applied, never the header's revision (which may
@@ -225,5 +226,5 @@ export class EtcdStore {
 }
 
 function toStoreKV(kv: KeyValue): StoreKV {
-  return { key: kv.key.toString('utf8'), value: kv.value.toString('utf8'), modRevision: kv.modRevision };
+  return { key: keyFromBytes(kv.key), value: kv.value.toString('utf8'), modRevision: kv.modRevision };
 }

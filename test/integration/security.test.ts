@@ -58,6 +58,7 @@ let grpcPort: number;
 const watches: SseWatch[] = [];
 const clients: grpc.Client[] = [];
 const streams: grpc.ClientReadableStream<Json>[] = [];
+const sockets: net.Socket[] = [];
 
 function podGroup(app: string, proc: string, ip: string, namespace: string = app): string {
   return JSON.stringify({
@@ -86,7 +87,7 @@ after(async () => {
   for (const w of watches) w.close();
   for (const s of streams) s.cancel();
   for (const c of clients) c.close();
-  for (const s of proxySockets) s.destroy();
+  for (const s of [...proxySockets, ...sockets]) s.destroy();
   for (const s of proxyServers) s.close();
   await lainlet?.stop();
   await env?.etcd.stop();
@@ -308,4 +309,47 @@ test('9. /debug gives the reason a value was rejected without any of its bytes',
   const text = JSON.stringify((await debug()).rejected);
   for (const secret of ['TOPSECRET', '9f2c', 'password', '1234.5678']) assert.ok(!text.includes(secret), `/debug shows ${secret}: ${text}`);
   for (const k of Object.keys(values)) await env.http.del(k);
+});
+
+async function putBytes(key: Buffer, value: string): Promise<void> {
+  const res = await fetch(`${env.etcd.url}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: key.toString('base64'), value: Buffer.from(value).toString('base64') }) });
+  assert.equal(res.status, 200, await res.text());
+}
+async function deleteBytes(key: Buffer): Promise<void> {
+  const res = await fetch(`${env.etcd.url}/v3/kv/deleterange`, { method: 'POST', body: JSON.stringify({ key: key.toString('base64') }) });
+  assert.equal(res.status, 200, await res.text());
+}
+
+test('9. keys that are not valid UTF-8 are never merged: each is rejected and listed apart', async () => {
+  const ff = Buffer.concat([Buffer.from('/lain/config/zzx'), Buffer.from([0xff])]);
+  const fe = Buffer.concat([Buffer.from('/lain/config/zzx'), Buffer.from([0xfe])]);
+  await putBytes(ff, 'from-ff');
+  await putBytes(fe, 'from-fe');
+  await env.http.put('/lain/config/zzxé', 'valid');
+  const listed = async () => (await debug()).rejected.map((r) => r.key).filter((k) => k.startsWith('/lain/config/zzx'));
+  await until(async () => (await listed()).length === 2, 10_000, '/debug to list both keys');
+  assert.deepEqual((await listed()).sort(), ['/lain/config/zzx\\xfe', '/lain/config/zzx\\xff']);
+  const answer = JSON.parse((await get(lainlet.port, '/v2/configwatcher?target=zzx')).body) as Record<string, string>;
+  assert.deepEqual(answer, { 'zzxé': 'valid' });
+  await deleteBytes(fe);
+  await until(async () => (await listed()).length === 1, 10_000, '/debug to forget the deleted one');
+  assert.deepEqual(await listed(), ['/lain/config/zzx\\xff']);
+  await deleteBytes(ff);
+  await env.http.del('/lain/config/zzxé');
+});
+
+test('9. HEAD ...?watch=1 answers and holds no watch slot', async () => {
+  const before = (await debug()).connections as number;
+  // A client that keeps its connection open after the answer (HTTP/1.1 keep-alive).
+  const socket = net.connect({ host: '127.0.0.1', port: lainlet.port });
+  sockets.push(socket);
+  let received = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => (received += chunk));
+  socket.write('HEAD /v2/coreinfowatcher?watch=1 HTTP/1.1\r\nHost: lainlet\r\n\r\n');
+  await until(() => received.includes('\r\n\r\n'), 5_000, 'the HEAD answer');
+  assert.match(received, /^HTTP\/1\.1 200 /);
+  await sleep(200);
+  assert.equal((await debug()).connections, before, 'no watch stream held for a HEAD');
+  socket.destroy();
 });

@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { appNameOf, isSecretConfigKey, pass } from '../../src/auth/auth.js';
 import { checkDepth, decodeNode, ValueTooDeepError } from '../../src/state/decode.js';
+import { Mirror } from '../../src/state/mirror.js';
 import { StateIndex } from '../../src/state/state-index.js';
+import { isUndecodableKey, keyFromBytes, printableKey } from '../../src/store/etcd-key.js';
+import { silentLogger } from '../../src/util/log.js';
 import { configWatcher } from '../../src/views/configwatcher.js';
 import { findView } from '../../src/views/index.js';
 import { ViewError, type NodeContext } from '../../src/views/types.js';
@@ -148,4 +151,32 @@ describe('rejection reasons hold no value bytes', () => {
       for (const bytes of ['TOPSECRET', 'password', '13.37']) assert.ok(!result.rejected.includes(bytes), result.rejected);
     });
   }
+});
+
+describe('etcd keys that are not valid UTF-8', () => {
+  const bytes = (...b: number[]) => Buffer.concat([Buffer.from('/lain/config/zzx'), Buffer.from(b)]);
+  test('stay apart, and no valid key can take their form', () => {
+    const ff = keyFromBytes(bytes(0xff));
+    const fe = keyFromBytes(bytes(0xfe));
+    assert.notEqual(ff, fe);
+    assert.ok(isUndecodableKey(ff) && isUndecodableKey(fe));
+    assert.equal(printableKey(ff), '/lain/config/zzx\\xff');
+    assert.equal(keyFromBytes(Buffer.from('/lain/config/zzxé')), '/lain/config/zzxé');
+    assert.ok(!isUndecodableKey(keyFromBytes(Buffer.from('\\udc00abc'))));
+  });
+  test('the mirror rejects each and forgets only the one deleted', () => {
+    const mirror = new Mirror(silentLogger);
+    mirror.snapshot(
+      [
+        { key: keyFromBytes(bytes(0xff)), value: 'a', modRevision: 2 },
+        { key: keyFromBytes(bytes(0xfe)), value: 'b', modRevision: 3 },
+      ],
+      3,
+    );
+    assert.deepEqual(mirror.rejected.map((r) => r.key).sort(), ['/lain/config/zzx\\xfe', '/lain/config/zzx\\xff']);
+    assert.equal(mirror.state.config.size, 0);
+    mirror.events([{ type: 'delete', key: keyFromBytes(bytes(0xfe)), value: '', modRevision: 4 }], 4);
+    assert.deepEqual(mirror.rejected.map((r) => r.key), ['/lain/config/zzx\\xff']);
+    assert.equal(mirror.stats.rejectedByCause['bad-key'], 2);
+  });
 });

@@ -106,8 +106,9 @@ export function createHttpTransport(deps: HttpDeps): HttpTransport {
     if (!view) return plain(res, 404, '404 not found');
     if (!deps.ready()) return plain(res, 503, 'lainlet is starting: the cluster state is not loaded yet', { 'Retry-After': '1' });
     const params = url.searchParams;
-    // Watching is a /v2/ feature; Go answers `/appname?watch=1` as a plain GET.
-    if (path.startsWith('/v2/') && wantsWatch(params)) return watch(view, params, req, res);
+    // Watching is a /v2/ feature; Go answers `/appname?watch=1` as a plain GET. A HEAD has no
+    // body to stream: it gets the GET's headers and holds no watch slot.
+    if (path.startsWith('/v2/') && wantsWatch(params) && req.method !== 'HEAD') return watch(view, params, req, res);
 
     const state = deps.state();
     let key: string;
