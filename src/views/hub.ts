@@ -3,7 +3,7 @@
 // every watcher. Transports only frame and write what the hub gives them.
 import type { ChangeSet, ChangeKind } from '../state/mirror.js';
 import type { ClusterState, Source } from '../state/types.js';
-import { ViewError, type NodeContext, type View } from './types.js';
+import { ViewError, type NodeContext, type View, type ViewRequest } from './types.js';
 
 /** The answer to a query: JSON bytes, or lainlet's error status and message. */
 export type Answer = { ok: true; json: Buffer } | { ok: false; status: number; message: string };
@@ -33,12 +33,16 @@ export class SharedUpdate {
 export interface HubWatcher {
   /** The answer changed. Called synchronously for every watcher of the query. */
   update(u: SharedUpdate): void;
-  /** The answer can no longer be made (e.g. webrouter's safety rule): report and end the stream. */
-  fail(message: string): void;
+  /**
+   * The answer can no longer be made (e.g. webrouter's safety rule, status 500), or the caller
+   * lost its right to it (status 400, `authorize failed, ...`): report and end the stream.
+   */
+  fail(message: string, status: number): void;
 }
 
 class Channel {
-  readonly watchers = new Set<HubWatcher>();
+  /** Each watcher with the request it subscribed with (its rights are checked again with it). */
+  readonly watchers = new Map<HubWatcher, ViewRequest | undefined>();
   /** Per-transport encodings of the current answer (e.g. the SSE `init` frame), made on first use. */
   readonly initEncodings = new Map<string, unknown>();
   constructor(
@@ -53,7 +57,7 @@ const IDLE_CACHE_LIMIT = 256;
 
 export class ViewHub {
   private readonly channels = new Map<string, Channel>();
-  readonly stats = { renders: 0, updatesSent: 0 };
+  readonly stats = { renders: 0, updatesSent: 0, rightsRevoked: 0 };
 
   constructor(
     private readonly state: () => ClusterState,
@@ -95,13 +99,19 @@ export class ViewHub {
 
   /**
    * Registers a watcher and returns the answer it starts from. Registration and the initial
-   * answer happen in the same tick, so no change can fall between them.
+   * answer happen in the same tick, so no change can fall between them. With the request the
+   * key was made from, the caller's rights are checked again whenever they may have changed.
    */
-  subscribe(view: View, key: string, watcher: HubWatcher): { initial: Answer; initEncoded<T>(format: string, encode: (json: Buffer) => T): T; unsubscribe(): void } {
+  subscribe(
+    view: View,
+    key: string,
+    watcher: HubWatcher,
+    req?: ViewRequest,
+  ): { initial: Answer; initEncoded<T>(format: string, encode: (json: Buffer) => T): T; unsubscribe(): void } {
     this.flush();
     const ch = this.channel(view, key);
     const initial = ch.answer;
-    if (initial.ok) ch.watchers.add(watcher);
+    if (initial.ok) ch.watchers.set(watcher, req);
     return {
       initial,
       initEncoded<T>(format: string, encode: (json: Buffer) => T): T {
@@ -132,6 +142,8 @@ export class ViewHub {
 
   /** Applies one batch of state changes: recomputes each touched query once, then fans out. */
   apply(set: ChangeSet): void {
+    // Before any new answer goes out: a caller that lost its right must not receive it.
+    if (changesRights(set)) this.recheckRights();
     for (const [id, ch] of this.channels) {
       const kind = touchKind(ch.view, ch.key, set);
       if (!kind) continue;
@@ -146,14 +158,48 @@ export class ViewHub {
       ch.initEncodings.clear();
       if (!after.ok) {
         this.channels.delete(id);
-        for (const w of ch.watchers) w.fail(after.message);
+        for (const w of ch.watchers.keys()) w.fail(after.message, after.status);
         ch.watchers.clear();
         continue;
       }
       if (before.ok && !ch.view.resendWhenTouched && before.json.equals(after.json)) continue;
       const update = new SharedUpdate(set.revision, kind === 'delete' ? 'delete' : 'update', after.json);
       this.stats.updatesSent += ch.watchers.size;
-      for (const w of ch.watchers) w.update(update);
+      for (const w of ch.watchers.keys()) w.update(update);
+    }
+  }
+
+  /**
+   * Asks every watch's view again for the key of its request, on the new state: a watcher whose
+   * caller may no longer see its answer (key() refuses, or gives other rights: e.g. its app
+   * stopped being super) is ended with the auth error. One mechanism for every route and
+   * transport; requests that are alike (same route, caller and params) are asked once.
+   */
+  private recheckRights(): void {
+    const state = this.state();
+    const verdicts = new Map<string, { rights: string } | { status: number; message: string }>();
+    for (const ch of this.channels.values()) {
+      const rightsOf = (key: string) => ch.view.rightsOf?.(key) ?? key;
+      const granted = rightsOf(ch.key);
+      for (const [watcher, req] of ch.watchers) {
+        if (!req) continue;
+        const id = `${ch.view.path}\u0000${req.callerIp}\u0000${req.params.toString()}`;
+        let verdict = verdicts.get(id);
+        if (!verdict) {
+          try {
+            verdict = { rights: rightsOf(ch.view.key(req, state, this.node)) };
+          } catch (err) {
+            if (!(err instanceof ViewError)) this.onViewBug(ch.view, ch.key, err);
+            verdict = err instanceof ViewError ? { status: err.status, message: err.message } : { status: 500, message: `internal error: ${(err as Error).message}` };
+          }
+          verdicts.set(id, verdict);
+        }
+        if ('rights' in verdict && verdict.rights === granted) continue;
+        ch.watchers.delete(watcher);
+        this.stats.rightsRevoked++;
+        if ('rights' in verdict) watcher.fail('authorize failed, the rights of this caller changed', 400);
+        else watcher.fail(verdict.message, verdict.status);
+      }
     }
   }
 
@@ -188,6 +234,16 @@ export class ViewHub {
       if (ch.watchers.size === 0) this.channels.delete(id);
     }
   }
+}
+
+/**
+ * Can this batch change what a caller may see? The super apps list, and the pod groups and
+ * depends entries that map caller IPs to apps.
+ */
+function changesRights(set: ChangeSet): boolean {
+  if (set.changes.has('podgroups') || set.changes.has('depends')) return true;
+  for (const key of set.changes.get('config')?.keys() ?? []) if (key.startsWith('super_apps/')) return true;
+  return false;
 }
 
 /** Adds `later`'s changes to `into` (a put wins over a delete: the key, or a sibling, still exists). */

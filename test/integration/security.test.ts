@@ -353,3 +353,40 @@ test('9. HEAD ...?watch=1 answers and holds no watch slot', async () => {
   assert.equal((await debug()).connections, before, 'no watch stream held for a HEAD');
   socket.destroy();
 });
+
+// ---- 8: rights checked again when they change ----
+
+test('8. a watch whose caller lost its right ends with an error event (gRPC: PERMISSION_DENIED)', async () => {
+  const apps = open('/v2/appswatcher?watch=1', BOSS);
+  const config = open('/v2/configwatcher?target=s&watch=1', BOSS);
+  const coreinfo = open('/v2/coreinfowatcher?appname=hello&watch=1', BOSS);
+  const own = open('/v2/coreinfowatcher?appname=boss&watch=1', BOSS);
+  for (const w of [apps, config, coreinfo, own]) await w.next((e) => e.event === 'init');
+  const g = await GrpcWatch.open('Apps', BOSS, {});
+  await g.until((x) => x.messages.length === 1, 'Apps.Watch init');
+
+  await env.http.del('/lain/config/super_apps/boss');
+  for (const [w, message] of [
+    [apps, 'authorize failed, super required'],
+    [config, /^authorize failed/],
+    [coreinfo, 'authorize failed, no permission'],
+  ] as const) {
+    const e = await w.next((x) => x.event !== 'heartbeat');
+    assert.equal(e.event, 'error', e.data?.slice(0, 200));
+    if (typeof message === 'string') assert.equal(e.data, message);
+    else assert.match(e.data!, message);
+    await w.ended;
+  }
+  await g.until((x) => x.error !== undefined, 'Apps.Watch to end');
+  assert.equal(g.error!.code, grpc.status.PERMISSION_DENIED);
+  assert.equal(g.error!.details, 'authorize failed, super required');
+
+  // The new state is not sent to the streams that lost their right; the app's own stream goes on.
+  await env.http.put('/lain/deployd/pod_groups/newapp/newapp.web.web', podGroup('newapp', 'web', '172.20.77.1'));
+  await env.http.put('/lain/deployd/pod_groups/boss/boss.web.web', podGroup('boss', 'web', BOSS).replace('boss:1', 'boss:2'));
+  const update = await own.next((e) => e.event !== 'heartbeat');
+  assert.equal(update.event, 'update');
+  assert.ok(apps.events.every((e) => e.event !== 'update') && g.messages.length === 1);
+  await env.http.put('/lain/config/super_apps/boss', '{}');
+  await env.http.del('/lain/deployd/pod_groups/newapp/newapp.web.web');
+});

@@ -9,6 +9,9 @@ import { StateIndex } from '../../src/state/state-index.js';
 import { isUndecodableKey, keyFromBytes, printableKey } from '../../src/store/etcd-key.js';
 import { silentLogger } from '../../src/util/log.js';
 import { configWatcher } from '../../src/views/configwatcher.js';
+import { ViewHub } from '../../src/views/hub.js';
+import type { ChangeSet } from '../../src/state/mirror.js';
+import type { Source } from '../../src/state/types.js';
 import { findView } from '../../src/views/index.js';
 import { ViewError, type NodeContext } from '../../src/views/types.js';
 
@@ -178,5 +181,44 @@ describe('etcd keys that are not valid UTF-8', () => {
     mirror.events([{ type: 'delete', key: keyFromBytes(bytes(0xfe)), value: '', modRevision: 4 }], 4);
     assert.deepEqual(mirror.rejected.map((r) => r.key), ['/lain/config/zzx\\xff']);
     assert.equal(mirror.stats.rejectedByCause['bad-key'], 2);
+  });
+});
+
+describe('rights checked again when they change', () => {
+  const recorder = () => {
+    const r = { failed: [] as Array<[string, number]>, updates: 0, update: () => r.updates++, fail: (m: string, s: number) => r.failed.push([m, s]) };
+    return r;
+  };
+  test('a watch whose caller lost its right is ended with the auth error; the others get the update', () => {
+    const state = sampleState();
+    state.put('/lain/config/super_apps/hello', '{}');
+    state.put('/lain/deployd/pod_groups/hello/hello.web.web', podGroup('hello', '172.20.0.32'));
+    const hub = new ViewHub(() => state, node);
+    const apps = findView('/v2/appswatcher')!;
+    const subscribe = (callerIp: string, view = apps, query = '') => {
+      const w = recorder();
+      const req = { params: new URLSearchParams(query), callerIp };
+      assert.ok(hub.subscribe(view, view.key(req, state, node), w, req).initial.ok);
+      return w;
+    };
+    const hello = subscribe('172.20.0.32');
+    const helloConfig = subscribe('172.20.0.32', configWatcher, 'target=d');
+    const console = subscribe(CONSOLE);
+    const set = (changes: Array<[Source, string]>): ChangeSet => ({
+      revision: 9,
+      changes: new Map(changes.map(([source, key]) => [source, new Map([[key, 'put' as const]])])),
+    });
+    state.remove('/lain/config/super_apps/hello');
+    state.put('/lain/deployd/pod_groups/new/new.web.web', podGroup('new', '172.20.0.90'));
+    hub.apply(set([
+      ['config', 'super_apps/hello'],
+      ['podgroups', 'new/new.web.web'],
+    ]));
+    assert.deepEqual(hello.failed, [['authorize failed, super required', 400]]);
+    assert.equal(hello.updates, 0, 'the stream that lost its right gets no new state');
+    assert.deepEqual(helloConfig.failed, [['authorize failed, the rights of this caller changed', 400]]);
+    assert.deepEqual(console.failed, []);
+    assert.equal(console.updates, 1);
+    assert.equal(hub.stats.rightsRevoked, 2);
   });
 });

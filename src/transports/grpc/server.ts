@@ -18,7 +18,7 @@ import {
 import type { Logger } from '../../util/log.js';
 import type { ViewHub } from '../../views/hub.js';
 import { views } from '../../views/index.js';
-import { ViewError, type NodeContext } from '../../views/types.js';
+import { ViewError, type NodeContext, type ViewRequest } from '../../views/types.js';
 import type { ClusterState, Source } from '../../state/types.js';
 import { LainletService, type StatusReply, type VersionReply, type WatcherStatus } from './gen/message.js';
 import { VIEW_SERVICES, type GeneratedMethod, type ViewService } from './services.js';
@@ -119,11 +119,11 @@ export async function startGrpcTransport(deps: GrpcDeps, listen: GrpcListen): Pr
     return { code: Status.INTERNAL, details: `internal error: ${(err as Error).message}` };
   };
 
-  /** The route's query key for this request and caller, or the status to answer with. */
-  function keyFor(svc: ViewService, request: unknown, peer: string): { key: string } | { error: GrpcError } {
+  /** The route's query key for this request and caller (and the request as the view sees it), or the status to answer with. */
+  function keyFor(svc: ViewService, request: unknown, peer: string): { key: string; req: ViewRequest } | { error: GrpcError } {
     try {
-      const callerIp = peerIp(peer);
-      return { key: svc.view.key({ params: svc.params(request), callerIp }, deps.state(), deps.node) };
+      const req: ViewRequest = { params: svc.params(request), callerIp: peerIp(peer) };
+      return { key: svc.view.key(req, deps.state(), deps.node), req };
     } catch (err) {
       if (err instanceof ViewError) return { error: statusFor(err.status, err.message) };
       return { error: internalError(svc, err) };
@@ -172,7 +172,7 @@ export async function startGrpcTransport(deps: GrpcDeps, listen: GrpcListen): Pr
         (err) => internalError(svc, err),
       );
       // Registration and the first answer happen in this tick: no change can fall between them.
-      const sub = deps.hub.subscribe(svc.view, k.key, stream);
+      const sub = deps.hub.subscribe(svc.view, k.key, stream, k.req);
       if (!sub.initial.ok) return refuse(statusFor(sub.initial.status, sub.initial.message));
       stats.watchesOpened++;
       open.add(stream);

@@ -59,9 +59,9 @@ export class GrpcWatchStream implements HubWatcher {
     this.write(message);
   }
 
-  /** The answer can no longer be made (e.g. webrouter's safety rule): end with its status. */
-  fail(message: string): void {
-    this.end(statusFor(500, message), 'failed');
+  /** The answer can no longer be made (e.g. webrouter's safety rule), or the right to it was lost: end with its status. */
+  fail(message: string, status: number): void {
+    this.end(statusFor(status, message), 'failed');
   }
 
   /** Ends the stream with a status, after what was already written (the client reconnects). */

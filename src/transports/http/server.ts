@@ -136,14 +136,15 @@ export function createHttpTransport(deps: HttpDeps): HttpTransport {
     const conn = new SseConnection(res, { stallTimeoutMs: limits.stallTimeoutMs });
     // Go answers a refused watch with one error event, then ends the stream.
     if (!view.watchable) return conn.fail(`${view.path.replace(/^\/v2/, '')} do not support watch action`);
+    const viewReq = { params, callerIp: callerIp(req.socket.remoteAddress) };
     let key: string;
     try {
-      key = view.key({ params, callerIp: callerIp(req.socket.remoteAddress) }, deps.state(), deps.node);
+      key = view.key(viewReq, deps.state(), deps.node);
     } catch (err) {
       if (err instanceof ViewError) return conn.fail(err.message);
       throw err;
     }
-    const sub = deps.hub.subscribe(view, key, conn);
+    const sub = deps.hub.subscribe(view, key, conn, viewReq);
     if (!sub.initial.ok) return conn.fail(sub.initial.message);
     stats.watchesOpened++;
     open.add(conn);
