@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import type { DaemonOptions } from '../daemon/options.js';
 
-const STRING_FLAGS = ['web', 'etcd', 'ip', 'grpc.addr', 'grpc.key', 'grpc.cert', 'max-watchers', 'stall-timeout', 'max-value-depth'] as const;
+const STRING_FLAGS = ['web', 'etcd', 'ip', 'grpc.addr', 'grpc.key', 'grpc.cert', 'max-watchers', 'stall-timeout', 'max-value-depth', 'max-watchers-per-ip', 'reserved-watchers'] as const;
 const BOOL_FLAGS = ['debug', 'noauth', 'v', 'version', 'help', 'h', 'grpc.TLS'] as const;
 
 export const FLAGS_HELP = `Usage: lainlet -web ADDR -etcd HOST:PORT[,HOST:PORT...] -ip IP [flags]
@@ -19,7 +19,9 @@ Flags (Go's -flag and --flag forms both work):
   -grpc.key FILE     TLS private key
   -grpc.cert FILE    TLS certificate
   -noauth            do not check callers
-  -max-watchers N    open watch streams beyond N get 503 (default 20000)
+  -max-watchers N    open watch streams (HTTP and gRPC) beyond N get 503 (default 20000)
+  -max-watchers-per-ip N  open watch streams per caller address, local callers excepted (default 200)
+  -reserved-watchers N    of -max-watchers, slots only local and super callers may take (default a tenth)
   -stall-timeout S   drop a watcher that has not read for S seconds (default 60)
   -max-value-depth N reject etcd values nested deeper than N levels (default 100)
   -debug             debug logging
@@ -82,6 +84,8 @@ export function parseFlags(argv: string[]): ParsedFlags {
       maxWatchers: positiveInt(str('max-watchers'), '-max-watchers'),
       stallTimeoutMs: seconds(str('stall-timeout'), '-stall-timeout'),
       maxValueDepth: positiveInt(str('max-value-depth'), '-max-value-depth'),
+      maxWatchersPerIp: positiveInt(str('max-watchers-per-ip'), '-max-watchers-per-ip'),
+      reservedWatchers: wholeNumber(str('reserved-watchers'), '-reserved-watchers'),
       web,
       etcd,
       ip,
@@ -98,6 +102,12 @@ export function parseFlags(argv: string[]): ParsedFlags {
 function positiveInt(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${flag} wants a whole number > 0, not ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+function wholeNumber(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UsageError(`${flag} wants a whole number, not ${JSON.stringify(value)}`);
   return Number(value);
 }
 

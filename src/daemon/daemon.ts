@@ -11,6 +11,7 @@ import { ViewHub } from '../views/hub.js';
 import type { NodeContext } from '../views/types.js';
 import { createHttpTransport, type HttpLimits } from '../transports/http/server.js';
 import type { GrpcTransport } from '../transports/grpc/server.js';
+import { WatchSlots } from '../transports/watch-slots.js';
 import { createMetrics } from './metrics.js';
 import { PACKAGE_VERSION, VERSION } from '../version.js';
 import type { DaemonOptions, RunningDaemon } from './options.js';
@@ -58,6 +59,8 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
     return { ready: true, reason: `ok: revision ${mirror.revision}` };
   };
 
+  // One pool of watch slots for HTTP and gRPC: a caller cannot double its share by switching.
+  const slots = new WatchSlots({ total: opts.maxWatchers, perAddress: opts.maxWatchersPerIp, reserved: opts.reservedWatchers });
   let http: ReturnType<typeof createHttpTransport> | undefined;
   let grpc: GrpcTransport | undefined;
   const debug = () => {
@@ -76,9 +79,10 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
       http: http?.stats,
       memory: process.memoryUsage(),
       grpc: grpc && { watchers: grpc.watchers, ...grpc.stats },
+      watchSlots: slots.status(),
     };
   };
-  const metrics = createMetrics({ store, mirror, hub, watchers: () => http?.watchers ?? 0 });
+  const metrics = createMetrics({ store, mirror, hub, slots, watchers: () => http?.watchers ?? 0 });
 
   if (opts.web) {
     http = createHttpTransport({
@@ -92,6 +96,7 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
       version: VERSION,
       logger,
       limits: { maxWatchers: opts.maxWatchers, stallTimeoutMs: opts.stallTimeoutMs, ...opts.httpLimits },
+      slots,
     });
     const { host, port } = parseListenAddress(opts.web);
     http.server.listen(port, host);
@@ -111,6 +116,7 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
           logger,
           lastUpdate: () => ({ at: mirror.stats.lastEventAt ? Date.parse(mirror.stats.lastEventAt) : null, revision: mirror.revision }),
           limits: { maxWatchers: opts.maxWatchers },
+          slots,
         },
         { ...parseListenAddress(opts.grpcAddr), tls: opts.grpcTls ? { keyFile: opts.grpcKey ?? '', certFile: opts.grpcCert ?? '' } : undefined },
       );

@@ -5,11 +5,13 @@ import type { Registry } from 'prom-client';
 import type { EtcdStore } from '../store/etcd-store.js';
 import type { Mirror } from '../state/mirror.js';
 import type { ViewHub } from '../views/hub.js';
+import type { WatchSlots } from '../transports/watch-slots.js';
 
 interface Sources {
   store: EtcdStore;
   mirror: Mirror;
   hub: ViewHub;
+  slots: WatchSlots;
   watchers: () => number;
 }
 
@@ -36,6 +38,9 @@ async function createRegistry(src: Sources): Promise<Registry> {
   gauge('lainlet_rejected_too_deep_total', 'etcd values rejected for nesting deeper than -max-value-depth', () => src.mirror.stats.rejectedByCause['too-deep']);
   gauge('lainlet_watchers', 'open watch streams', src.watchers);
   gauge('lainlet_view_renders_total', 'answers computed', () => src.hub.stats.renders);
+  gauge('lainlet_watchers_refused_per_address_total', 'watches refused by -max-watchers-per-ip', () => src.slots.stats.refusedPerAddress);
+  gauge('lainlet_watchers_refused_reserved_total', 'watches refused because only -reserved-watchers slots were left', () => src.slots.stats.refusedReserved);
+  gauge('lainlet_watchers_refused_total', 'watches refused by -max-watchers', () => src.slots.stats.refusedTotal);
   return registry;
 }
 

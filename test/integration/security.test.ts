@@ -390,3 +390,66 @@ test('8. a watch whose caller lost its right ends with an error event (gRPC: PER
   await env.http.put('/lain/config/super_apps/boss', '{}');
   await env.http.del('/lain/deployd/pod_groups/newapp/newapp.web.web');
 });
+
+// ---- 5: watch slots per source address, slots kept for local and super callers ----
+
+/** Opens a watch on a raw socket from `from`; resolves with the HTTP status once the head arrives (the socket stays open). */
+function rawWatch(port: number, from: string, p: string): Promise<{ status: number; socket: net.Socket }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port, localAddress: from });
+    sockets.push(socket);
+    let head = '';
+    socket.on('error', reject);
+    socket.on('data', (b: Buffer) => {
+      head += b.toString('latin1');
+      const m = /^HTTP\/1\.1 (\d+)/.exec(head);
+      if (m) {
+        socket.removeAllListeners('data');
+        socket.resume();
+        resolve({ status: Number(m[1]), socket });
+      }
+    });
+    socket.write(`GET ${p} HTTP/1.1\r\nHost: lainlet\r\n\r\n`);
+  });
+}
+
+test('5. a stranger cannot take every watch slot: per-address limit, slots kept for local and super callers (HTTP and gRPC)', { timeout: 120_000 }, async () => {
+  const port = await freeLoopbackPort();
+  const small = await startLainlet({ etcd: env.etcd.endpoint, args: ['-max-watchers', '300', '-grpc.addr', `127.0.0.1:${port}`], readyPath: '/readyz' });
+  try {
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < 300; i++) {
+      const { status } = await rawWatch(small.port, STRANGER, `/v2/configwatcher?target=domain&watch=1&n=${i}`);
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    }
+    const accepted = statuses.get(200) ?? 0;
+    assert.ok(accepted > 0 && accepted < 300, `a stranger got ${accepted} of 300 watches`);
+    assert.equal(statuses.get(503), 300 - accepted);
+    // The stranger's gRPC watches count against the same address.
+    const g = await GrpcWatch.open('Config', STRANGER, { target: 'domain' }, port);
+    await g.until((x) => x.error !== undefined, 'the stranger\'s gRPC watch to be refused');
+    assert.equal(g.error!.code, grpc.status.RESOURCE_EXHAUSTED);
+    // Other strangers fill what is left for callers that are neither local nor super ...
+    let more = 0;
+    for (let a = 0; a < 3; a++) {
+      for (let i = 0; i < 120; i++) if ((await rawWatch(small.port, `127.0.0.${90 + a}`, '/v2/configwatcher?target=domain&watch=1')).status === 200) more++;
+    }
+    assert.ok(accepted + more < 300, `strangers took ${accepted + more} of 300 slots`);
+    assert.equal((await rawWatch(small.port, '127.0.0.94', '/v2/configwatcher?target=domain&watch=1')).status, 503);
+    // ... and a local webrouter and a super app still get theirs, over HTTP and gRPC.
+    const local = open('/v2/webrouter/webprocs?watch=1', '127.0.0.1', small.port);
+    assert.equal((await local.next((e) => e.event === 'init' || e.event === 'error')).event, 'init');
+    const boss = open('/v2/appswatcher?watch=1', BOSS, small.port);
+    assert.equal((await boss.next((e) => e.event === 'init' || e.event === 'error')).event, 'init');
+    const localGrpc = await GrpcWatch.open('Apps', '127.0.0.1', {}, port);
+    await localGrpc.until((x) => x.messages.length === 1, 'the local gRPC watch');
+    const d = JSON.parse((await get(small.port, '/debug')).body) as { watchSlots: { open: number; refusedPerAddress: number; refusedReserved: number } };
+    assert.ok(d.watchSlots.refusedPerAddress >= 300 - accepted, JSON.stringify(d.watchSlots));
+    assert.ok(d.watchSlots.refusedReserved >= 1, JSON.stringify(d.watchSlots));
+    const m = await get(small.port, '/metrics');
+    assert.ok(Number(metric(m, 'lainlet_watchers_refused_per_address_total')) >= 300 - accepted);
+  } finally {
+    for (const s of sockets.splice(0)) s.destroy();
+    await small.stop();
+  }
+});

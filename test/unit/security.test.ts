@@ -8,6 +8,9 @@ import { Mirror } from '../../src/state/mirror.js';
 import { StateIndex } from '../../src/state/state-index.js';
 import { isUndecodableKey, keyFromBytes, printableKey } from '../../src/store/etcd-key.js';
 import { silentLogger } from '../../src/util/log.js';
+import { WatchSlots } from '../../src/transports/watch-slots.js';
+import { parseFlags } from '../../src/cli/flags.js';
+import type { DaemonOptions } from '../../src/daemon/options.js';
 import { configWatcher } from '../../src/views/configwatcher.js';
 import { ViewHub } from '../../src/views/hub.js';
 import type { ChangeSet } from '../../src/state/mirror.js';
@@ -220,5 +223,42 @@ describe('rights checked again when they change', () => {
     assert.deepEqual(console.failed, []);
     assert.equal(console.updates, 1);
     assert.equal(hub.stats.rightsRevoked, 2);
+  });
+});
+
+describe('watch slots', () => {
+  const stranger = (ip: string) => ({ ip, local: false, privileged: false });
+  test('a source address gets at most its share; local callers are not counted per address', () => {
+    const slots = new WatchSlots({ total: 100, perAddress: 3, reserved: 10 });
+    const grants = Array.from({ length: 4 }, () => slots.acquire(stranger('10.0.0.1')));
+    assert.deepEqual(grants.map((g) => 'release' in g), [true, true, true, false]);
+    assert.ok('release' in slots.acquire(stranger('10.0.0.2')));
+    for (let i = 0; i < 10; i++) assert.ok('release' in slots.acquire({ ip: '127.0.0.1', local: true, privileged: true }));
+    (grants[0] as { release(): void }).release();
+    (grants[0] as { release(): void }).release(); // twice is harmless
+    assert.ok('release' in slots.acquire(stranger('10.0.0.1')));
+    assert.ok('refused' in slots.acquire(stranger('10.0.0.1')));
+    assert.equal(slots.stats.refusedPerAddress, 2);
+  });
+  test('the last slots are kept for local and super callers', () => {
+    const slots = new WatchSlots({ total: 10, perAddress: 100, reserved: 3 });
+    for (let i = 0; i < 7; i++) assert.ok('release' in slots.acquire(stranger(`10.0.0.${i}`)));
+    assert.ok('refused' in slots.acquire(stranger('10.0.1.1')));
+    assert.ok('release' in slots.acquire({ ip: '172.20.0.12', local: false, privileged: true }));
+    for (let i = 0; i < 2; i++) assert.ok('release' in slots.acquire({ ip: '127.0.0.1', local: true, privileged: true }));
+    assert.ok('refused' in slots.acquire({ ip: '127.0.0.1', local: true, privileged: true }));
+    assert.deepEqual([slots.stats.refusedReserved, slots.stats.refusedTotal], [1, 1]);
+  });
+  test('flags', () => {
+    const run = (...args: string[]) => {
+      const parsed = parseFlags(['-web', ':1', '-etcd', 'x:1', ...args]);
+      assert.equal(parsed.kind, 'run');
+      return (parsed as { options: DaemonOptions }).options;
+    };
+    const o = run('-max-watchers-per-ip', '50', '-reserved-watchers', '0', '-max-value-depth', '64');
+    assert.deepEqual([o.maxWatchersPerIp, o.reservedWatchers, o.maxValueDepth], [50, 0, 64]);
+    assert.throws(() => run('-max-watchers-per-ip', '0'), /whole number/);
+    assert.throws(() => run('-reserved-watchers', '-1'));
+    assert.equal(new WatchSlots({ total: 300 }).limits.reserved, 30);
   });
 });

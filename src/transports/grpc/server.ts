@@ -24,6 +24,7 @@ import { LainletService, type StatusReply, type VersionReply, type WatcherStatus
 import { VIEW_SERVICES, type GeneratedMethod, type ViewService } from './services.js';
 import { NOT_READY, peerIp, statusFor, type GrpcError } from './status.js';
 import { GrpcWatchStream } from './watch-stream.js';
+import { slotCaller, WatchSlots } from '../watch-slots.js';
 
 export interface GrpcLimits {
   /** Open Watch streams beyond this get RESOURCE_EXHAUSTED. */
@@ -43,6 +44,8 @@ export interface GrpcDeps {
   /** For Lainlet.Status: when the cluster state last changed (ms since the epoch) and its revision. */
   lastUpdate?: () => { at: number | null; revision: number };
   limits?: Partial<GrpcLimits>;
+  /** Watch slots shared with the HTTP transport; default: this transport's own, `maxWatchers` of them. */
+  slots?: WatchSlots;
 }
 
 export interface GrpcListen {
@@ -107,6 +110,7 @@ export async function startGrpcTransport(deps: GrpcDeps, listen: GrpcListen): Pr
   // Built first: a bad key or certificate stops the start before anything listens.
   const credentials = listen.tls ? loadTlsCredentials(listen.tls.keyFile, listen.tls.certFile) : ServerCredentials.createInsecure();
   const open = new Set<GrpcWatchStream>();
+  const slots = deps.slots ?? new WatchSlots({ total: limits.maxWatchers });
   const stats = { gets: 0, watchesOpened: 0, watchersRefused: 0 };
   const server = new Server({
     // Find clients that vanished without closing (a Watch otherwise waits forever).
@@ -160,12 +164,13 @@ export async function startGrpcTransport(deps: GrpcDeps, listen: GrpcListen): Pr
       const refuse = (status: GrpcError) => call.emit('error', status);
       if (call.cancelled) return;
       if (!deps.ready()) return refuse(NOT_READY);
-      if (open.size >= limits.maxWatchers) {
-        stats.watchersRefused++;
-        return refuse({ code: Status.RESOURCE_EXHAUSTED, details: `too many watchers (limit ${limits.maxWatchers})` });
-      }
       const k = keyFor(svc, call.request, call.getPeer());
       if ('error' in k) return refuse(k.error);
+      const slot = slots.acquire(slotCaller(k.req.callerIp, deps.state(), deps.node));
+      if ('refused' in slot) {
+        stats.watchersRefused++;
+        return refuse({ code: Status.RESOURCE_EXHAUSTED, details: slot.refused });
+      }
       const stream = new GrpcWatchStream(
         call,
         (u) => u.encoded(format, (x) => svc.encode(x.json)),
@@ -173,10 +178,14 @@ export async function startGrpcTransport(deps: GrpcDeps, listen: GrpcListen): Pr
       );
       // Registration and the first answer happen in this tick: no change can fall between them.
       const sub = deps.hub.subscribe(svc.view, k.key, stream, k.req);
-      if (!sub.initial.ok) return refuse(statusFor(sub.initial.status, sub.initial.message));
+      if (!sub.initial.ok) {
+        slot.release();
+        return refuse(statusFor(sub.initial.status, sub.initial.message));
+      }
       stats.watchesOpened++;
       open.add(stream);
       stream.onClose = () => {
+        slot.release();
         open.delete(stream);
         sub.unsubscribe();
       };

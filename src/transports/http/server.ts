@@ -9,6 +9,7 @@ import { ViewError, type NodeContext, type View } from '../../views/types.js';
 import type { ClusterState } from '../../state/types.js';
 import { callerIp, heartbeatSeconds, wantsWatch } from './params.js';
 import { SseConnection, sseFrame } from './sse.js';
+import { slotCaller, WatchSlots } from '../watch-slots.js';
 
 export interface HttpLimits {
   /** Open watch streams beyond this get 503. */
@@ -37,6 +38,8 @@ export interface HttpDeps {
   version: string;
   logger: Logger;
   limits?: Partial<HttpLimits>;
+  /** Watch slots shared with the gRPC transport; default: this transport's own, `maxWatchers` of them. */
+  slots?: WatchSlots;
 }
 
 export interface HttpTransport {
@@ -57,6 +60,7 @@ export function createHttpTransport(deps: HttpDeps): HttpTransport {
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS };
   for (const [k, v] of Object.entries(deps.limits ?? {})) if (v !== undefined) limits[k as keyof HttpLimits] = v;
   const open = new Set<SseConnection>();
+  const slots = deps.slots ?? new WatchSlots({ total: limits.maxWatchers });
   const stats = { watchersDropped: 0, watchersRefused: 0, watchesOpened: 0 };
 
   // Slow or stuck request headers (slowloris) are cut off, checked every second; long-lived
@@ -125,18 +129,20 @@ export function createHttpTransport(deps: HttpDeps): HttpTransport {
   }
 
   function watch(view: View, params: URLSearchParams, req: IncomingMessage, res: ServerResponse) {
-    if (open.size >= limits.maxWatchers) {
+    const viewReq = { params, callerIp: callerIp(req.socket.remoteAddress) };
+    const slot = slots.acquire(slotCaller(viewReq.callerIp, deps.state(), deps.node));
+    if ('refused' in slot) {
       stats.watchersRefused++;
-      return plain(res, 503, `too many watchers (limit ${limits.maxWatchers})`, { 'Retry-After': '5' });
+      return plain(res, 503, slot.refused, { 'Retry-After': '5' });
     }
     // The revision the `init` answer reflects (made below, in this same tick): lets a client
     // that reconnects tell an older answer from a newer one (init is always id 1).
     res.setHeader(REVISION_HEADER, String(deps.state().revision));
     SseConnection.open(res);
     const conn = new SseConnection(res, { stallTimeoutMs: limits.stallTimeoutMs });
+    conn.onClose = () => slot.release();
     // Go answers a refused watch with one error event, then ends the stream.
     if (!view.watchable) return conn.fail(`${view.path.replace(/^\/v2/, '')} do not support watch action`);
-    const viewReq = { params, callerIp: callerIp(req.socket.remoteAddress) };
     let key: string;
     try {
       key = view.key(viewReq, deps.state(), deps.node);
@@ -149,6 +155,7 @@ export function createHttpTransport(deps: HttpDeps): HttpTransport {
     stats.watchesOpened++;
     open.add(conn);
     conn.onClose = (reason) => {
+      slot.release();
       open.delete(conn);
       sub.unsubscribe();
       if (reason === 'stalled') {
