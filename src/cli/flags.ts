@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import type { DaemonOptions } from '../daemon/options.js';
 
-const STRING_FLAGS = ['web', 'etcd', 'ip', 'grpc.addr', 'grpc.key', 'grpc.cert', 'max-watchers', 'stall-timeout', 'max-value-depth', 'max-watchers-per-ip', 'reserved-watchers'] as const;
+const STRING_FLAGS = ['web', 'etcd', 'ip', 'grpc.addr', 'grpc.key', 'grpc.cert', 'max-watchers', 'stall-timeout', 'max-value-depth', 'max-watchers-per-ip', 'reserved-watchers', 'answer-cache-bytes'] as const;
 const BOOL_FLAGS = ['debug', 'noauth', 'v', 'version', 'help', 'h', 'grpc.TLS'] as const;
 
 export const FLAGS_HELP = `Usage: lainlet -web ADDR -etcd HOST:PORT[,HOST:PORT...] -ip IP [flags]
@@ -24,6 +24,7 @@ Flags (Go's -flag and --flag forms both work):
   -reserved-watchers N    of -max-watchers, slots only local and super callers may take (default a tenth)
   -stall-timeout S   drop a watcher that has not read for S seconds (default 60)
   -max-value-depth N reject etcd values nested deeper than N levels (default 100)
+  -answer-cache-bytes SIZE  bytes the cached answers may hold, e.g. 256M or 1G (default 256M)
   -debug             debug logging
   -v                 print the version and exit
 `;
@@ -86,6 +87,7 @@ export function parseFlags(argv: string[]): ParsedFlags {
       maxValueDepth: positiveInt(str('max-value-depth'), '-max-value-depth'),
       maxWatchersPerIp: positiveInt(str('max-watchers-per-ip'), '-max-watchers-per-ip'),
       reservedWatchers: wholeNumber(str('reserved-watchers'), '-reserved-watchers'),
+      answerCacheBytes: byteSize(str('answer-cache-bytes'), '-answer-cache-bytes'),
       web,
       etcd,
       ip,
@@ -109,6 +111,15 @@ function wholeNumber(value: string | undefined, flag: string): number | undefine
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value)) throw new UsageError(`${flag} wants a whole number, not ${JSON.stringify(value)}`);
   return Number(value);
+}
+
+/** A size in bytes: `1048576`, `512K`, `256M`, `1G` (powers of 1024). */
+function byteSize(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d+)([KMG])?i?B?$/i.exec(value);
+  if (!m || Number(m[1]) < 1) throw new UsageError(`${flag} wants a size like 256M or 1G, not ${JSON.stringify(value)}`);
+  const unit = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 }[(m[2] ?? '').toUpperCase() as 'K' | 'M' | 'G'] ?? 1;
+  return Number(m[1]) * unit;
 }
 
 /** Seconds (`60`, `0.5`) or a Go-style duration (`90s`, `2m`) -> milliseconds. */

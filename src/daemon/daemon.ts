@@ -47,7 +47,9 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
     events: (changes, revision) => mirror.events(changes, revision),
   };
   const store = new EtcdStore({ endpoints: opts.etcd, prefix: '/lain/', logger }, sink);
-  const hub = new ViewHub(() => mirror.state, node, (view, key, err) => logger.error({ err, path: view.path, key }, 'view failed'));
+  const hub = new ViewHub(() => mirror.state, node, (view, key, err) => logger.error({ err, path: view.path, key }, 'view failed'), {
+    maxCacheBytes: opts.answerCacheBytes,
+  });
   mirror.onChange((set) => hub.enqueue(set));
 
   const readiness = () => {
@@ -75,7 +77,7 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
       state: mirror.stats,
       rejected: mirror.rejected,
       watchers: hub.watcherCounts(),
-      hub: { queries: hub.channelCount, ...hub.stats },
+      hub: { queries: hub.channelCount, cacheBytes: hub.cacheBytes, ...hub.stats },
       http: http?.stats,
       memory: process.memoryUsage(),
       grpc: grpc && { watchers: grpc.watchers, ...grpc.stats },

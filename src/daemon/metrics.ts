@@ -38,6 +38,9 @@ async function createRegistry(src: Sources): Promise<Registry> {
   gauge('lainlet_rejected_too_deep_total', 'etcd values rejected for nesting deeper than -max-value-depth', () => src.mirror.stats.rejectedByCause['too-deep']);
   gauge('lainlet_watchers', 'open watch streams', src.watchers);
   gauge('lainlet_view_renders_total', 'answers computed', () => src.hub.stats.renders);
+  gauge('lainlet_answer_cache_bytes', 'bytes held by cached answers and their encodings (limit -answer-cache-bytes)', () => src.hub.cacheBytes);
+  gauge('lainlet_answer_cache_evictions_total', 'answers nobody watched forgotten to stay within the cache limits', () => src.hub.stats.cacheEvictions);
+  gauge('lainlet_watchers_refused_cache_full_total', 'watches refused because the answer cache was full', () => src.hub.stats.watchesRefusedCacheFull);
   gauge('lainlet_watchers_refused_per_address_total', 'watches refused by -max-watchers-per-ip', () => src.slots.stats.refusedPerAddress);
   gauge('lainlet_watchers_refused_reserved_total', 'watches refused because only -reserved-watchers slots were left', () => src.slots.stats.refusedReserved);
   gauge('lainlet_watchers_refused_total', 'watches refused by -max-watchers', () => src.slots.stats.refusedTotal);

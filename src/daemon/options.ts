@@ -25,6 +25,8 @@ export interface DaemonOptions {
   stallTimeoutMs?: number;
   /** etcd values nested deeper than this are rejected (`-max-value-depth`). */
   maxValueDepth?: number;
+  /** Bytes the answer cache may hold (`-answer-cache-bytes`). */
+  answerCacheBytes?: number;
   /** Override of the machine's host name (tests); default os.hostname(). */
   hostname?: string;
 }

@@ -3,6 +3,8 @@
 // every watcher. Transports only frame and write what the hub gives them.
 import type { ChangeSet, ChangeKind } from '../state/mirror.js';
 import type { ClusterState, Source } from '../state/types.js';
+import { isSuper } from '../auth/auth.js';
+import { SharedAnswers } from './shared-answers.js';
 import { ViewError, type NodeContext, type View, type ViewRequest } from './types.js';
 
 /** The answer to a query: JSON bytes, or lainlet's error status and message. */
@@ -43,35 +45,64 @@ export interface HubWatcher {
 class Channel {
   /** Each watcher with the request it subscribed with (its rights are checked again with it). */
   readonly watchers = new Map<HubWatcher, ViewRequest | undefined>();
-  /** Per-transport encodings of the current answer (e.g. the SSE `init` frame), made on first use. */
-  readonly initEncodings = new Map<string, unknown>();
   constructor(
+    readonly id: string,
     readonly view: View,
     readonly key: string,
+    /** Its JSON is held through SharedAnswers (see setAnswer). */
     public answer: Answer,
   ) {}
 }
 
-/** How many answers nobody watches are kept for repeated GETs. */
+/** How many answers nobody watches are kept for repeated GETs (besides the byte budget). */
 const IDLE_CACHE_LIMIT = 256;
+
+/** The bytes the hub's answers and their encodings may hold (`-answer-cache-bytes`). */
+export const DEFAULT_ANSWER_CACHE_BYTES = 256 * 1024 * 1024;
+
+export interface HubLimits {
+  /**
+   * The answers' bytes (shared ones once) and their encodings. Beyond it, answers nobody watches
+   * are forgotten (oldest use first), and a new watch of a new answer by a caller that is neither
+   * local nor super is refused (503 / RESOURCE_EXHAUSTED).
+   */
+  maxCacheBytes: number;
+}
 
 export class ViewHub {
   private readonly channels = new Map<string, Channel>();
-  readonly stats = { renders: 0, updatesSent: 0, rightsRevoked: 0 };
+  private readonly answers = new SharedAnswers();
+  readonly stats = { renders: 0, updatesSent: 0, rightsRevoked: 0, cacheEvictions: 0, watchesRefusedCacheFull: 0 };
+  private readonly limits: HubLimits;
 
   constructor(
     private readonly state: () => ClusterState,
     private readonly node: NodeContext,
     private readonly onViewBug: (view: View, key: string, err: unknown) => void = () => {},
-  ) {}
+    limits: Partial<HubLimits> = {},
+  ) {
+    this.limits = { maxCacheBytes: limits.maxCacheBytes ?? DEFAULT_ANSWER_CACHE_BYTES };
+  }
+
+  /** Bytes held by the cached answers and their encodings. */
+  get cacheBytes(): number {
+    return this.answers.bytes;
+  }
 
   /** Changes received but not yet applied to the answers (see enqueue). */
   private pending: ChangeSet | null = null;
 
-  /** The current answer for a query (cached until a change touches it). */
+  /** The current answer for a query (cached until a change touches it, or the cache is full). */
   get(view: View, key: string): Answer {
     this.flush();
-    return this.channel(view, key).answer;
+    const answer = this.channel(view, key).answer;
+    this.trim();
+    return answer;
+  }
+
+  /** A transport's encoding of an answer from this hub (e.g. a gRPC reply), made once per answer and counted in the cache. */
+  encoded<T>(json: Buffer, format: string, encode: (json: Buffer) => T): T {
+    return this.answers.encoding(json, format, encode);
   }
 
   /**
@@ -110,21 +141,28 @@ export class ViewHub {
   ): { initial: Answer; initEncoded<T>(format: string, encode: (json: Buffer) => T): T; unsubscribe(): void } {
     this.flush();
     const ch = this.channel(view, key);
-    const initial = ch.answer;
-    if (initial.ok) ch.watchers.set(watcher, req);
+    const wasIdle = ch.watchers.size === 0;
+    let initial = ch.answer;
+    if (initial.ok) {
+      ch.watchers.set(watcher, req);
+      this.trim();
+      // Full with answers that are watched: one more is kept for local and super callers only.
+      if (wasIdle && this.answers.bytes > this.limits.maxCacheBytes && req && !isSuper(req.callerIp, this.state(), this.node)) {
+        this.stats.watchesRefusedCacheFull++;
+        this.drop(ch);
+        initial = { ok: false, status: 503, message: `lainlet holds too many answers (limit ${this.limits.maxCacheBytes} bytes); try again later` };
+      }
+    }
+    const answers = this.answers;
     return {
       initial,
       initEncoded<T>(format: string, encode: (json: Buffer) => T): T {
-        // Only valid while the channel still holds `initial` (i.e. synchronously after subscribe).
-        let e = ch.initEncodings.get(format) as T | undefined;
-        if (e === undefined && initial.ok) {
-          e = encode(initial.json);
-          ch.initEncodings.set(format, e);
-        }
-        return e as T;
+        // Only valid while the answer is still held (i.e. synchronously after subscribe).
+        return answers.encoding((initial as { json: Buffer }).json, format, encode);
       },
       unsubscribe: () => {
         ch.watchers.delete(watcher);
+        if (ch.watchers.size === 0) this.trim();
       },
     };
   }
@@ -144,29 +182,35 @@ export class ViewHub {
   apply(set: ChangeSet): void {
     // Before any new answer goes out: a caller that lost its right must not receive it.
     if (changesRights(set)) this.recheckRights();
-    for (const [id, ch] of this.channels) {
+    // Queries whose new answers are equal share one update (and so its encodings).
+    const updates = new Map<Buffer, Partial<Record<'update' | 'delete', SharedUpdate>>>();
+    for (const ch of [...this.channels.values()]) {
       const kind = touchKind(ch.view, ch.key, set);
       if (!kind) continue;
       if (ch.watchers.size === 0) {
         // Nobody watches: forget it; the next GET recomputes.
-        this.channels.delete(id);
+        this.drop(ch);
         continue;
       }
       const before = ch.answer;
-      const after = this.render(ch.view, ch.key);
-      ch.answer = after;
-      ch.initEncodings.clear();
-      if (!after.ok) {
-        this.channels.delete(id);
-        for (const w of ch.watchers.keys()) w.fail(after.message, after.status);
+      const rendered = this.render(ch.view, ch.key);
+      if (!rendered.ok) {
+        this.drop(ch);
+        for (const w of ch.watchers.keys()) w.fail(rendered.message, rendered.status);
         ch.watchers.clear();
         continue;
       }
-      if (before.ok && !ch.view.resendWhenTouched && before.json.equals(after.json)) continue;
-      const update = new SharedUpdate(set.revision, kind === 'delete' ? 'delete' : 'update', after.json);
+      const same = before.ok && before.json.equals(rendered.json);
+      const after = this.setAnswer(ch, rendered);
+      if (same && !ch.view.resendWhenTouched) continue;
+      const event = kind === 'delete' ? 'delete' : 'update';
+      let shared = updates.get(after);
+      if (!shared) updates.set(after, (shared = {}));
+      const update = (shared[event] ??= new SharedUpdate(set.revision, event, after));
       this.stats.updatesSent += ch.watchers.size;
       for (const w of ch.watchers.keys()) w.update(update);
     }
+    this.trim();
   }
 
   /**
@@ -204,15 +248,37 @@ export class ViewHub {
   }
 
   private channel(view: View, key: string): Channel {
-    const id = `${view.path}\u0000${key}`;
+    const id = channelId(view, key);
     let ch = this.channels.get(id);
-    if (!ch) {
-      ch = new Channel(view, key, this.render(view, key));
+    if (ch) {
+      // Most recently used last: the byte budget forgets the oldest idle answers first.
+      this.channels.delete(id);
       this.channels.set(id, ch);
-      this.evictIdle();
+      return ch;
     }
+    ch = new Channel(id, view, key, { ok: false, status: 500, message: 'not rendered' });
+    this.setAnswer(ch, this.render(view, key));
+    this.channels.set(id, ch);
     return ch;
   }
+
+  /** Sets a query's answer: its bytes are shared with equal answers and counted. Returns the JSON held. */
+  private setAnswer(ch: Channel, answer: Answer & { ok: true }): Buffer;
+  private setAnswer(ch: Channel, answer: Answer): Buffer | undefined;
+  private setAnswer(ch: Channel, answer: Answer): Buffer | undefined {
+    const before = ch.answer;
+    ch.answer = answer.ok ? { ok: true, json: this.answers.intern(answer.json) } : answer;
+    if (before.ok) this.answers.release(before.json);
+    return ch.answer.ok ? ch.answer.json : undefined;
+  }
+
+  /** Forgets a query (its watchers, if any, are the caller's business). */
+  private drop(ch: Channel): void {
+    if (this.channels.get(ch.id) !== ch) return;
+    this.channels.delete(ch.id);
+    if (ch.answer.ok) this.answers.release(ch.answer.json);
+  }
+
 
   private render(view: View, key: string): Answer {
     this.stats.renders++;
@@ -227,13 +293,21 @@ export class ViewHub {
     }
   }
 
-  private evictIdle() {
-    if (this.channels.size <= IDLE_CACHE_LIMIT) return;
-    for (const [id, ch] of this.channels) {
-      if (this.channels.size <= IDLE_CACHE_LIMIT) break;
-      if (ch.watchers.size === 0) this.channels.delete(id);
+  /** Forgets answers nobody watches, oldest use first, until within the count and byte limits. */
+  private trim() {
+    const over = () => this.answers.bytes > this.limits.maxCacheBytes || this.channels.size > IDLE_CACHE_LIMIT;
+    if (!over()) return;
+    for (const ch of [...this.channels.values()]) {
+      if (!over()) break;
+      if (ch.watchers.size > 0) continue;
+      this.drop(ch);
+      this.stats.cacheEvictions++;
     }
   }
+}
+
+function channelId(view: View, key: string): string {
+  return `${view.path}\u0000${key}`;
 }
 
 /**

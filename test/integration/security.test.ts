@@ -453,3 +453,65 @@ test('5. a stranger cannot take every watch slot: per-address limit, slots kept 
     await small.stop();
   }
 });
+
+// ---- 7: the answer cache is bounded in bytes ----
+
+const MB = 1024 * 1024;
+const figure = (name: string, value: number | string, unit = '') => console.log(`figure: ${name} = ${value}${unit ? ' ' + unit : ''}`);
+const rssOf = async (port: number) => ((JSON.parse((await get(port, '/debug')).body) as { memory: { rss: number } }).memory.rss / MB);
+
+test('7. strangers cannot fill the answer cache: GETs and watches on distinct prefixes of a big value', { timeout: 180_000 }, async () => {
+  const bigKey = `bigdata-${'k'.repeat(400)}`;
+  const size = 1 * MB; // etcd takes requests up to 1.5 MB
+  await env.http.put(`/lain/config/${bigKey}`, 'x'.repeat(size));
+  const spread = Array.from({ length: 12 }, (_, i) => `spread/${String(i).padStart(2, '0')}`);
+  for (const [i, k] of spread.entries()) await env.http.put(`/lain/config/${k}`, String.fromCharCode(97 + i).repeat(size));
+  const fresh = await startLainlet({ etcd: env.etcd.endpoint, readyPath: '/readyz', args: ['-answer-cache-bytes', '8M'] });
+  try {
+    await get(fresh.port, '/v2/configwatcher?target=domain', { from: STRANGER });
+    await sleep(500);
+    const rss0 = await rssOf(fresh.port);
+    for (let i = 1; i <= 256; i++) {
+      const answer = await get(fresh.port, `/v2/configwatcher?target=${bigKey.slice(0, 8 + i)}`, { from: STRANGER });
+      assert.equal(answer.status, 200);
+      assert.equal(answer.body.length, size + bigKey.length + 7);
+    }
+    const rss1 = await rssOf(fresh.port);
+    for (let i = 1; i <= 300; i++) {
+      const from = `127.0.0.${80 + Math.floor(i / 150)}`;
+      const { status } = await rawWatch(fresh.port, from, `/v2/configwatcher?target=${bigKey.slice(0, 8 + i)}&watch=1`);
+      assert.equal(status, 200);
+    }
+    await sleep(1_000);
+    const rss2 = await rssOf(fresh.port);
+    const d = JSON.parse((await get(fresh.port, '/debug')).body) as { hub: { cacheBytes: number; queries: number } };
+    figure('7 RSS before', Math.round(rss0), 'MB');
+    figure('7 RSS after 256 GETs on distinct prefixes of a 1 MB value', Math.round(rss1), 'MB');
+    figure('7 RSS after 300 watches more', Math.round(rss2), 'MB');
+    figure('7 answer cache', `${Math.round(d.hub.cacheBytes / MB)} MB in ${d.hub.queries} queries`);
+    assert.ok(rss1 - rss0 < 80, `256 GETs grew RSS by ${Math.round(rss1 - rss0)} MB`);
+    assert.ok(rss2 - rss0 < 120, `256 GETs and 300 watches grew RSS by ${Math.round(rss2 - rss0)} MB`);
+
+    // Distinct answers: GETs are answered, but no more than -answer-cache-bytes is kept ...
+    for (const k of spread) assert.equal((await get(fresh.port, `/v2/configwatcher?target=${k}`, { from: STRANGER })).status, 200);
+    const afterGets = JSON.parse((await get(fresh.port, '/debug')).body) as { hub: { cacheBytes: number; cacheEvictions: number } };
+    assert.ok(afterGets.hub.cacheBytes <= 8 * MB, `cache holds ${afterGets.hub.cacheBytes} bytes`);
+    assert.ok(afterGets.hub.cacheEvictions > 0);
+    // ... and watches of new answers by strangers are refused once watched answers fill it;
+    // local and super callers still get theirs.
+    const statuses: number[] = [];
+    for (const k of spread) statuses.push((await rawWatch(fresh.port, '127.0.0.83', `/v2/configwatcher?target=${k}&watch=1`)).status);
+    assert.ok(statuses.includes(503) && statuses.filter((x) => x === 200).length <= 8, `stranger watches: ${statuses.join(' ')}`);
+    const local = open('/v2/configwatcher?target=spread/&watch=1', '127.0.0.1', fresh.port);
+    const init = await local.next((e) => e.event === 'init' || e.event === 'error');
+    assert.equal(init.event, 'init');
+    const m = await get(fresh.port, '/metrics');
+    assert.ok(Number(metric(m, 'lainlet_watchers_refused_cache_full_total')) >= 1);
+    assert.ok(Number(metric(m, 'lainlet_answer_cache_bytes')) > 0);
+  } finally {
+    for (const s of sockets.splice(0)) s.destroy();
+    await fresh.stop();
+    await env.http.del(`/lain/config/${bigKey}`);
+    await env.http.del('/lain/config/spread/', { prefix: true });
+  }
+});

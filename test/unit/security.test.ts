@@ -16,7 +16,7 @@ import { ViewHub } from '../../src/views/hub.js';
 import type { ChangeSet } from '../../src/state/mirror.js';
 import type { Source } from '../../src/state/types.js';
 import { findView } from '../../src/views/index.js';
-import { ViewError, type NodeContext } from '../../src/views/types.js';
+import { ViewError, type NodeContext, type View } from '../../src/views/types.js';
 
 const node: NodeContext = { nodeIp: '192.168.77.21', hostname: 'node1', noAuth: false };
 const STRANGER = '10.9.9.9';
@@ -260,5 +260,51 @@ describe('watch slots', () => {
     assert.throws(() => run('-max-watchers-per-ip', '0'), /whole number/);
     assert.throws(() => run('-reserved-watchers', '-1'));
     assert.equal(new WatchSlots({ total: 300 }).limits.reserved, 30);
+  });
+});
+
+describe('the answer cache is bounded in bytes', () => {
+  const bigView = (): View => ({
+    path: '/v2/big',
+    sources: ['config'],
+    watchable: true,
+    key: (req) => req.params.get('k') ?? '*',
+    // Every key whose first letter is the same answers the same 100 kB.
+    render: (key) => JSON.stringify({ v: key[0].repeat(100_000) }),
+  });
+  const watcher = () => ({ update() {}, fail() {} });
+  const req = (callerIp: string) => ({ params: new URLSearchParams(), callerIp });
+
+  test('equal answers of distinct queries are held once, and so are their encodings', () => {
+    const hub = new ViewHub(() => sampleState(), node);
+    const view = bigView();
+    for (let i = 0; i < 300; i++) {
+      const sub = hub.subscribe(view, `a${i}`, watcher(), req(STRANGER));
+      assert.ok(sub.initial.ok);
+      sub.initEncoded('sse-init', (json) => Buffer.concat([Buffer.from('init '), json]));
+    }
+    assert.ok(hub.cacheBytes < 250_000, `${hub.cacheBytes} bytes`);
+  });
+  test('answers nobody watches are forgotten beyond the budget; GETs are still answered', () => {
+    const hub = new ViewHub(() => sampleState(), node, undefined, { maxCacheBytes: 350_000 });
+    const view = bigView();
+    for (const k of 'abcdefgh') assert.ok(hub.get(view, k).ok);
+    assert.ok(hub.cacheBytes <= 350_000, `${hub.cacheBytes} bytes`);
+    assert.equal(hub.stats.cacheEvictions, 5);
+  });
+  test('watched answers fill it: strangers are refused a new one, local and super callers are not', () => {
+    const hub = new ViewHub(() => sampleState(), node, undefined, { maxCacheBytes: 350_000 });
+    const view = bigView();
+    const results = [...'abcde'].map((k) => hub.subscribe(view, k, watcher(), req(STRANGER)).initial);
+    assert.deepEqual(results.map((a) => (a.ok ? 200 : a.status)), [200, 200, 200, 503, 503]);
+    assert.ok(hub.subscribe(view, 'a-again', watcher(), req(STRANGER)).initial.ok, 'an answer already held costs nothing');
+    assert.ok(hub.subscribe(view, 'x', watcher(), req(CONSOLE)).initial.ok);
+    assert.ok(hub.subscribe(view, 'y', watcher(), req('127.0.0.1')).initial.ok);
+    assert.equal(hub.stats.watchesRefusedCacheFull, 2);
+  });
+  test('flag', () => {
+    const parsed = parseFlags(['-web', ':1', '-etcd', 'x:1', '-answer-cache-bytes', '64M']);
+    assert.equal((parsed as { options: DaemonOptions }).options.answerCacheBytes, 64 * 2 ** 20);
+    assert.throws(() => parseFlags(['-web', ':1', '-etcd', 'x:1', '-answer-cache-bytes', 'lots']), /size like/);
   });
 });

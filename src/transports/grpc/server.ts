@@ -135,9 +135,9 @@ export async function startGrpcTransport(deps: GrpcDeps, listen: GrpcListen): Pr
   }
 
   function getHandler(svc: ViewService) {
-    // A GET's reply is cached with the answer it was made from (the hub keeps that Buffer until
-    // the answer changes): repeated Gets of an unchanged answer are serialized once.
-    const encodedGets = new WeakMap<Buffer, Buffer>();
+    // A GET's reply is cached by the hub with the answer it was made from (and counted in its
+    // byte budget): repeated Gets of an unchanged answer are serialized once.
+    const format = `grpc-get:${svc.name}`;
     return (call: ServerUnaryCall<unknown, Buffer>, callback: sendUnaryData<Buffer>) => {
       stats.gets++;
       if (!deps.ready()) return callback(NOT_READY);
@@ -145,14 +145,11 @@ export async function startGrpcTransport(deps: GrpcDeps, listen: GrpcListen): Pr
       if ('error' in k) return callback(k.error);
       const answer = deps.hub.get(svc.view, k.key);
       if (!answer.ok) return callback(statusFor(answer.status, answer.message));
-      let reply = encodedGets.get(answer.json);
-      if (!reply) {
-        try {
-          reply = svc.encode(answer.json);
-        } catch (err) {
-          return callback(internalError(svc, err));
-        }
-        encodedGets.set(answer.json, reply);
+      let reply: Buffer;
+      try {
+        reply = deps.hub.encoded(answer.json, format, (json) => svc.encode(json));
+      } catch (err) {
+        return callback(internalError(svc, err));
       }
       callback(null, reply);
     };

@@ -138,20 +138,28 @@ export function createHttpTransport(deps: HttpDeps): HttpTransport {
     // The revision the `init` answer reflects (made below, in this same tick): lets a client
     // that reconnects tell an older answer from a newer one (init is always id 1).
     res.setHeader(REVISION_HEADER, String(deps.state().revision));
-    SseConnection.open(res);
     const conn = new SseConnection(res, { stallTimeoutMs: limits.stallTimeoutMs });
     conn.onClose = () => slot.release();
     // Go answers a refused watch with one error event, then ends the stream.
-    if (!view.watchable) return conn.fail(`${view.path.replace(/^\/v2/, '')} do not support watch action`);
+    const refuse = (message: string) => {
+      SseConnection.open(res);
+      conn.fail(message);
+    };
+    if (!view.watchable) return refuse(`${view.path.replace(/^\/v2/, '')} do not support watch action`);
     let key: string;
     try {
       key = view.key(viewReq, deps.state(), deps.node);
     } catch (err) {
-      if (err instanceof ViewError) return conn.fail(err.message);
+      if (err instanceof ViewError) return refuse(err.message);
       throw err;
     }
     const sub = deps.hub.subscribe(view, key, conn, viewReq);
-    if (!sub.initial.ok) return conn.fail(sub.initial.message);
+    if (!sub.initial.ok) {
+      // Our own overload (the answer cache is full): a status the client retries on, like -max-watchers.
+      if (sub.initial.status === 503) return plain(res, 503, sub.initial.message, { 'Retry-After': '5' });
+      return refuse(sub.initial.message);
+    }
+    SseConnection.open(res);
     stats.watchesOpened++;
     open.add(conn);
     conn.onClose = (reason) => {
