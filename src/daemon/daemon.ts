@@ -84,7 +84,14 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
       watchSlots: slots.status(),
     };
   };
-  const metrics = createMetrics({ store, mirror, hub, slots, watchers: () => http?.watchers ?? 0 });
+  const metrics = createMetrics({
+    store,
+    mirror,
+    hub,
+    slots,
+    watchers: () => http?.watchers ?? 0,
+    watchersDropped: () => (http?.stats.watchersDropped ?? 0) + (grpc?.stats.watchersDropped ?? 0),
+  });
 
   if (opts.web) {
     http = createHttpTransport({
@@ -117,7 +124,7 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
           version: VERSION,
           logger,
           lastUpdate: () => ({ at: mirror.stats.lastEventAt ? Date.parse(mirror.stats.lastEventAt) : null, revision: mirror.revision }),
-          limits: { maxWatchers: opts.maxWatchers },
+          limits: { maxWatchers: opts.maxWatchers, stallTimeoutMs: opts.stallTimeoutMs },
           slots,
         },
         { ...parseListenAddress(opts.grpcAddr), tls: opts.grpcTls ? { keyFile: opts.grpcKey ?? '', certFile: opts.grpcCert ?? '' } : undefined },

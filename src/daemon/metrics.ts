@@ -13,6 +13,8 @@ interface Sources {
   hub: ViewHub;
   slots: WatchSlots;
   watchers: () => number;
+  /** Watch streams (HTTP and gRPC) dropped for not reading within -stall-timeout. */
+  watchersDropped: () => number;
 }
 
 async function createRegistry(src: Sources): Promise<Registry> {
@@ -37,6 +39,7 @@ async function createRegistry(src: Sources): Promise<Registry> {
   gauge('lainlet_rejected_values_total', 'malformed etcd values rejected since start', () => src.mirror.stats.rejectedTotal);
   gauge('lainlet_rejected_too_deep_total', 'etcd values rejected for nesting deeper than -max-value-depth', () => src.mirror.stats.rejectedByCause['too-deep']);
   gauge('lainlet_watchers', 'open watch streams', src.watchers);
+  gauge('lainlet_watchers_dropped_total', 'watch streams (HTTP and gRPC) dropped for not reading within -stall-timeout', src.watchersDropped);
   gauge('lainlet_view_renders_total', 'answers computed', () => src.hub.stats.renders);
   gauge('lainlet_answer_cache_bytes', 'bytes held by cached answers and their encodings (limit -answer-cache-bytes)', () => src.hub.cacheBytes);
   gauge('lainlet_answer_cache_evictions_total', 'answers nobody watched forgotten to stay within the cache limits', () => src.hub.stats.cacheEvictions);

@@ -6,6 +6,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import http2 from 'node:http2';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -458,7 +459,8 @@ test('5. a stranger cannot take every watch slot: per-address limit, slots kept 
 
 const MB = 1024 * 1024;
 const figure = (name: string, value: number | string, unit = '') => console.log(`figure: ${name} = ${value}${unit ? ' ' + unit : ''}`);
-const rssOf = async (port: number) => ((JSON.parse((await get(port, '/debug')).body) as { memory: { rss: number } }).memory.rss / MB);
+const memoryOf = async (port: number) => (JSON.parse((await get(port, '/debug')).body) as { memory: NodeJS.MemoryUsage }).memory;
+const rssOf = async (port: number) => (await memoryOf(port)).rss / MB;
 
 test('7. strangers cannot fill the answer cache: GETs and watches on distinct prefixes of a big value', { timeout: 180_000 }, async () => {
   const bigKey = `bigdata-${'k'.repeat(400)}`;
@@ -513,5 +515,64 @@ test('7. strangers cannot fill the answer cache: GETs and watches on distinct pr
     await fresh.stop();
     await env.http.del(`/lain/config/${bigKey}`);
     await env.http.del('/lain/config/spread/', { prefix: true });
+  }
+});
+
+// ---- 6: stalled gRPC watches are dropped after the stall timeout, like HTTP ones ----
+
+/** A raw HTTP/2 gRPC Watch call (an empty request) whose answers are never read. */
+function stalledGrpcWatch(port: number, method: string): { session: http2.ClientHttp2Session; closed: Promise<number> } {
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  session.on('error', () => {});
+  const stream = session.request({ ':method': 'POST', ':path': method, 'content-type': 'application/grpc', te: 'trailers' });
+  stream.on('error', () => {});
+  stream.end(Buffer.alloc(5)); // one empty message: compression flag 0, length 0
+  stream.pause(); // never read: the flow-control window closes and the server's writes stall
+  const closed = new Promise<number>((resolve) => stream.on('close', () => resolve(stream.rstCode ?? -1)));
+  return { session, closed };
+}
+
+test('6. gRPC watch streams that stop reading are dropped after the stall timeout, and their memory freed', { timeout: 180_000 }, async () => {
+  const port = await freeLoopbackPort();
+  const fresh = await startLainlet({ etcd: env.etcd.endpoint, readyPath: '/readyz', args: ['-grpc.addr', `127.0.0.1:${port}`, '-stall-timeout', '3s'] });
+  const sessions: http2.ClientHttp2Session[] = [];
+  try {
+    await sleep(500);
+    const rss0 = await rssOf(fresh.port);
+    const stalled = Array.from({ length: 100 }, () => stalledGrpcWatch(port, '/message.Config/Watch'));
+    sessions.push(...stalled.map((s) => s.session));
+    await until(async () => ((JSON.parse((await get(fresh.port, '/debug')).body) as { grpc: { watchers: number } }).grpc.watchers === 100), 15_000, '100 gRPC watches');
+    // A healthy reader on the side must not be disturbed.
+    const healthy = await GrpcWatch.open('Config', '127.0.0.1', { target: 'stall' }, port);
+    await healthy.until((x) => x.messages.length === 1, 'the healthy watch init');
+    let peak = 0;
+    let peakBuffers = 0;
+    for (let i = 0; i < 10; i++) {
+      await env.http.put('/lain/config/stall', String.fromCharCode(97 + i).repeat(MB));
+      await sleep(100);
+      const m = await memoryOf(fresh.port);
+      peak = Math.max(peak, m.rss / MB);
+      peakBuffers = Math.max(peakBuffers, m.arrayBuffers / MB);
+    }
+    await healthy.until((x) => x.messages.at(-1)?.data?.stall?.[0] === 'j', 'the healthy watch to get the last value');
+    const codes = await Promise.race([Promise.all(stalled.map((s) => s.closed)), sleep(20_000).then(() => null)]);
+    await sleep(2_000);
+    const after = await memoryOf(fresh.port);
+    figure('6 RSS before 100 stalled gRPC watches', Math.round(rss0), 'MB');
+    figure('6 RSS / Buffers at the peak of 10 writes of a 1 MB value', `${Math.round(peak)} / ${Math.round(peakBuffers)}`, 'MB');
+    figure('6 RSS / Buffers after the stall timeout', `${Math.round(after.rss / MB)} / ${Math.round(after.arrayBuffers / MB)}`, 'MB');
+    assert.ok(codes, 'every stalled stream was closed by lainlet within 20 s');
+    const d = JSON.parse((await get(fresh.port, '/debug')).body) as { grpc: { watchers: number; watchersDropped: number } };
+    assert.equal(d.grpc.watchers, 1, 'only the healthy watch is left');
+    assert.equal(d.grpc.watchersDropped, 100);
+    assert.ok(codes.every((c) => c === http2.constants.NGHTTP2_ENHANCE_YOUR_CALM), `RST codes: ${[...new Set(codes)].join(',')}`);
+    // Freed: the Buffers the stalled streams held are gone (the allocator may keep the RSS for reuse).
+    assert.ok(peakBuffers > 50 && after.arrayBuffers / MB < 20, `Buffers: ${Math.round(peakBuffers)} MB at the peak, ${Math.round(after.arrayBuffers / MB)} MB after`);
+    assert.equal(healthy.error, undefined);
+    assert.ok(Number(metric(await get(fresh.port, '/metrics'), 'lainlet_watchers_dropped_total')) >= 100);
+  } finally {
+    for (const s of sessions) s.destroy();
+    await fresh.stop();
+    await env.http.del('/lain/config/stall');
   }
 });

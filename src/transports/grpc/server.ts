@@ -16,6 +16,7 @@ import {
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import type { Logger } from '../../util/log.js';
+import { releaseMemorySoon } from '../../util/release-memory.js';
 import type { ViewHub } from '../../views/hub.js';
 import { views } from '../../views/index.js';
 import { ViewError, type NodeContext, type ViewRequest } from '../../views/types.js';
@@ -29,9 +30,11 @@ import { slotCaller, WatchSlots } from '../watch-slots.js';
 export interface GrpcLimits {
   /** Open Watch streams beyond this get RESOURCE_EXHAUSTED. */
   maxWatchers: number;
+  /** A Watch whose client has not taken a message for this long is reset (`-stall-timeout`). */
+  stallTimeoutMs: number;
 }
 
-export const DEFAULT_GRPC_LIMITS: GrpcLimits = { maxWatchers: 20_000 };
+export const DEFAULT_GRPC_LIMITS: GrpcLimits = { maxWatchers: 20_000, stallTimeoutMs: 60_000 };
 
 export interface GrpcDeps {
   hub: ViewHub;
@@ -62,7 +65,7 @@ export interface GrpcTransport {
   readonly port: number;
   /** Open Watch streams. */
   readonly watchers: number;
-  stats: { gets: number; watchesOpened: number; watchersRefused: number };
+  stats: { gets: number; watchesOpened: number; watchersRefused: number; watchersDropped: number };
   /** Ends every Watch (UNAVAILABLE, so clients reconnect) and stops the server. */
   close(): Promise<void>;
 }
@@ -106,12 +109,15 @@ const WATCHER_NAMES: Record<Source, string> = {
 const passThrough = (b: Buffer): Buffer => b;
 
 export async function startGrpcTransport(deps: GrpcDeps, listen: GrpcListen): Promise<GrpcTransport> {
-  const limits: GrpcLimits = { maxWatchers: deps.limits?.maxWatchers ?? DEFAULT_GRPC_LIMITS.maxWatchers };
+  const limits: GrpcLimits = {
+    maxWatchers: deps.limits?.maxWatchers ?? DEFAULT_GRPC_LIMITS.maxWatchers,
+    stallTimeoutMs: deps.limits?.stallTimeoutMs ?? DEFAULT_GRPC_LIMITS.stallTimeoutMs,
+  };
   // Built first: a bad key or certificate stops the start before anything listens.
   const credentials = listen.tls ? loadTlsCredentials(listen.tls.keyFile, listen.tls.certFile) : ServerCredentials.createInsecure();
   const open = new Set<GrpcWatchStream>();
   const slots = deps.slots ?? new WatchSlots({ total: limits.maxWatchers });
-  const stats = { gets: 0, watchesOpened: 0, watchersRefused: 0 };
+  const stats = { gets: 0, watchesOpened: 0, watchersRefused: 0, watchersDropped: 0 };
   const server = new Server({
     // Find clients that vanished without closing (a Watch otherwise waits forever).
     'grpc.keepalive_time_ms': 60_000,
@@ -172,6 +178,7 @@ export async function startGrpcTransport(deps: GrpcDeps, listen: GrpcListen): Pr
         call,
         (u) => u.encoded(format, (x) => svc.encode(x.json)),
         (err) => internalError(svc, err),
+        limits.stallTimeoutMs,
       );
       // Registration and the first answer happen in this tick: no change can fall between them.
       const sub = deps.hub.subscribe(svc.view, k.key, stream, k.req);
@@ -181,10 +188,16 @@ export async function startGrpcTransport(deps: GrpcDeps, listen: GrpcListen): Pr
       }
       stats.watchesOpened++;
       open.add(stream);
-      stream.onClose = () => {
+      stream.onClose = (reason) => {
         slot.release();
         open.delete(stream);
         sub.unsubscribe();
+        if (reason === 'stalled') {
+          stats.watchersDropped++;
+          deps.logger.warn({ service: svc.name, key: k.key }, 'dropped a gRPC watch that stopped reading');
+          // Its framed messages (a copy per stream) are garbage now; an idle daemon would keep them.
+          releaseMemorySoon();
+        }
       };
       let first: Buffer;
       try {
