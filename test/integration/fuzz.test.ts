@@ -12,6 +12,8 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { freeLoopbackPort } from '../../src/demo/free-port.js';
 import { startSampleEtcd, type ClusterSnapshot, type TestEtcd } from '../helpers/etcd.js';
+import { mulberry32 } from '../../src/demo/deployd-sim.js';
+import { isSecretConfigKey, SECRET_CONFIG_PREFIXES } from '../helpers/secrets.js';
 import { get, REPO_ROOT, startLainlet, watch, type LainletProcess } from '../helpers/lainlet.js';
 
 const SEED = Number(process.env.LAINLET_FUZZ_SEED ?? 20261129);
@@ -22,25 +24,6 @@ const TIME_LIMIT_MS = 90_000;
 const STRANGER = '127.0.0.99';
 const MB = 1024 * 1024;
 
-const SECRET_PREFIXES = [
-  'swarm_manager_ip',
-  'super_apps',
-  'dnsmasq_servers',
-  'calico_default_rule',
-  'calico_network',
-  'dnsmasq_addresses',
-  'ssl',
-  'vips',
-  'tinydns_fqdns',
-  'bootstrap_node_ip',
-  'dns_port',
-  'vip',
-  'etcd_cluster_token',
-  'system_volumes',
-  'rsyncd_secrets',
-  'dns_ip',
-  'node_network',
-];
 
 const ROUTES: Record<string, string[]> = {
   '/v2/configwatcher': ['target'],
@@ -78,17 +61,6 @@ const GRPC_SERVICES: Record<string, string[]> = {
   Appname: ['ip'],
 };
 
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let env: TestEtcd;
 let cluster: ClusterSnapshot;
@@ -105,7 +77,7 @@ before(
     secretKeys = Object.keys(cluster)
       .filter((k) => k.startsWith('/lain/config/'))
       .map((k) => k.slice('/lain/config/'.length))
-      .filter((k) => SECRET_PREFIXES.some((p) => k.startsWith(p)));
+      .filter(isSecretConfigKey);
     // Values distinctive enough that they can only come from the secret key itself.
     secretValues = secretKeys.map((k) => cluster[`/lain/config/${k}`].trim()).filter((v) => v.length >= 12 && /[a-z0-9]{8}/.test(v) && !v.startsWith('{'));
   },
@@ -120,7 +92,7 @@ after(async () => {
 /** Param values a hostile caller would try. */
 function valueGenerator(rand: () => number): () => string {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
-  const prefixes = [...SECRET_PREFIXES, ...secretKeysForGen()].flatMap((s) => Array.from({ length: s.length }, (_, i) => s.slice(0, i + 1)));
+  const prefixes = [...SECRET_CONFIG_PREFIXES, ...secretKeysForGen()].flatMap((s) => Array.from({ length: s.length }, (_, i) => s.slice(0, i + 1)));
   // Some bytes %-escaped (upper or lower case hex), the others as they are.
   const escape = (s: string) =>
     [...Buffer.from(s)]
@@ -157,7 +129,7 @@ function leaks(body: string): string[] {
 
 test('fuzzing the query parameters from a caller that is no container: no secret, no 500, memory bounded', { timeout: 240_000 }, async () => {
   assert.ok(secretKeys.length > 10 && secretValues.length >= 2, `the sample cluster has secrets to find: ${secretKeys.length} keys, ${secretValues.length} values`);
-  const rand = prng(SEED);
+  const rand = mulberry32(SEED);
   const value = valueGenerator(rand);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
   const routes = Object.keys(ROUTES);

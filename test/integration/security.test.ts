@@ -14,6 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { freeLoopbackPort } from '../../src/demo/free-port.js';
 import { startSampleEtcd, type ClusterSnapshot, type TestEtcd } from '../helpers/etcd.js';
+import { isSecretConfigKey } from '../helpers/secrets.js';
 import { get, REPO_ROOT, startLainlet, watch, type LainletProcess, type SseWatch } from '../helpers/lainlet.js';
 
 const PROTO = path.join(REPO_ROOT, 'proto', 'lainlet', 'message.proto');
@@ -25,32 +26,11 @@ const pkg = (
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-export const STRANGER = '127.0.0.99';
+const STRANGER = '127.0.0.99';
 const BOSS = '127.0.0.60';
 const NONAME = '127.0.0.61';
 const DOTTED = '127.0.0.62';
 
-/** Config keys (below /lain/config/) only super callers may read, as SPEC §3 lists their prefixes. */
-export const SECRET_PREFIXES = [
-  'swarm_manager_ip',
-  'super_apps',
-  'dnsmasq_servers',
-  'calico_default_rule',
-  'calico_network',
-  'dnsmasq_addresses',
-  'ssl',
-  'vips',
-  'tinydns_fqdns',
-  'bootstrap_node_ip',
-  'dns_port',
-  'vip',
-  'etcd_cluster_token',
-  'system_volumes',
-  'rsyncd_secrets',
-  'dns_ip',
-  'node_network',
-];
-const isSecretKey = (k: string) => SECRET_PREFIXES.some((p) => k.startsWith(p));
 
 let env: TestEtcd;
 let cluster: ClusterSnapshot;
@@ -176,7 +156,7 @@ async function rejection(p: Promise<unknown>): Promise<grpc.ServiceError> {
 /** The secret config keys an answer body holds (a JSON object keyed by config key), if any. */
 function secretKeysIn(body: string): string[] {
   const parsed = JSON.parse(body) as Record<string, unknown>;
-  return Object.keys(parsed).filter(isSecretKey);
+  return Object.keys(parsed).filter(isSecretConfigKey);
 }
 
 // ---- 1 and 2: config secrets ----
@@ -203,14 +183,14 @@ test('1-2. the same targets over gRPC Config.Get and Config.Watch', async () => 
   for (const target of SNEAKY_TARGETS) {
     try {
       const reply = await grpcGet('Config', STRANGER, { target });
-      assert.deepEqual(Object.keys(reply.data).filter(isSecretKey), [], `Config.Get ${target}`);
+      assert.deepEqual(Object.keys(reply.data).filter(isSecretConfigKey), [], `Config.Get ${target}`);
     } catch (err) {
       assert.equal((err as grpc.ServiceError).code, grpc.status.PERMISSION_DENIED, `Config.Get ${target}: ${(err as Error).message}`);
     }
   }
   const w = await GrpcWatch.open('Config', STRANGER, { target: 's' });
   await w.until((x) => x.messages.length > 0, 'Config.Watch init');
-  assert.deepEqual(Object.keys(w.messages[0].data).filter(isSecretKey), []);
+  assert.deepEqual(Object.keys(w.messages[0].data).filter(isSecretConfigKey), []);
   assert.ok(Object.keys(w.messages[0].data).some((k) => k.startsWith('streamrouter/')), 'the keys that are not secret are still there');
 });
 
