@@ -42,9 +42,15 @@ export interface HubWatcher {
   fail(message: string, status: number): void;
 }
 
+/** A watcher's request, and what identifies alike requests (same route, caller and params). */
+interface Subscriber {
+  req: ViewRequest;
+  alike: string;
+}
+
 class Channel {
   /** Each watcher with the request it subscribed with (its rights are checked again with it). */
-  readonly watchers = new Map<HubWatcher, ViewRequest | undefined>();
+  readonly watchers = new Map<HubWatcher, Subscriber | undefined>();
   constructor(
     readonly id: string,
     readonly view: View,
@@ -144,7 +150,7 @@ export class ViewHub {
     const wasIdle = ch.watchers.size === 0;
     let initial = ch.answer;
     if (initial.ok) {
-      ch.watchers.set(watcher, req);
+      ch.watchers.set(watcher, req && { req, alike: `${view.path}\u0000${req.callerIp}\u0000${req.params.toString()}` });
       this.trim();
       // Full with answers that are watched: one more is kept for local and super callers only.
       if (wasIdle && this.answers.bytes > this.limits.maxCacheBytes && req && !isSuper(req.callerIp, this.state(), this.node)) {
@@ -201,7 +207,8 @@ export class ViewHub {
         continue;
       }
       const same = before.ok && before.json.equals(rendered.json);
-      const after = this.setAnswer(ch, rendered);
+      // Unchanged: keep the bytes already held (and their encodings).
+      const after = same ? before.json : this.setAnswer(ch, rendered);
       if (same && !ch.view.resendWhenTouched) continue;
       const event = kind === 'delete' ? 'delete' : 'update';
       let shared = updates.get(after);
@@ -225,18 +232,17 @@ export class ViewHub {
     for (const ch of this.channels.values()) {
       const rightsOf = (key: string) => ch.view.rightsOf?.(key) ?? key;
       const granted = rightsOf(ch.key);
-      for (const [watcher, req] of ch.watchers) {
-        if (!req) continue;
-        const id = `${ch.view.path}\u0000${req.callerIp}\u0000${req.params.toString()}`;
-        let verdict = verdicts.get(id);
+      for (const [watcher, subscriber] of ch.watchers) {
+        if (!subscriber) continue;
+        let verdict = verdicts.get(subscriber.alike);
         if (!verdict) {
           try {
-            verdict = { rights: rightsOf(ch.view.key(req, state, this.node)) };
+            verdict = { rights: rightsOf(ch.view.key(subscriber.req, state, this.node)) };
           } catch (err) {
             if (!(err instanceof ViewError)) this.onViewBug(ch.view, ch.key, err);
             verdict = err instanceof ViewError ? { status: err.status, message: err.message } : { status: 500, message: `internal error: ${(err as Error).message}` };
           }
-          verdicts.set(id, verdict);
+          verdicts.set(subscriber.alike, verdict);
         }
         if ('rights' in verdict && verdict.rights === granted) continue;
         ch.watchers.delete(watcher);
