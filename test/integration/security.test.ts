@@ -313,6 +313,7 @@ test('9. keys that are not valid UTF-8 are never merged: each is rejected and li
   assert.deepEqual((await listed()).sort(), ['/lain/config/zzx\\xfe', '/lain/config/zzx\\xff']);
   const answer = JSON.parse((await get(lainlet.port, '/v2/configwatcher?target=zzx')).body) as Record<string, string>;
   assert.deepEqual(answer, { 'zzxé': 'valid' });
+  assert.deepEqual((await grpcGet('Config', '127.0.0.1', { target: 'zzx' })).data, { 'zzxé': 'valid' });
   await deleteBytes(fe);
   await until(async () => (await listed()).length === 1, 10_000, '/debug to forget the deleted one');
   assert.deepEqual(await listed(), ['/lain/config/zzx\\xff']);
@@ -449,7 +450,8 @@ test('7. strangers cannot fill the answer cache: GETs and watches on distinct pr
   await env.http.put(`/lain/config/${bigKey}`, 'x'.repeat(size));
   const spread = Array.from({ length: 12 }, (_, i) => `spread/${String(i).padStart(2, '0')}`);
   for (const [i, k] of spread.entries()) await env.http.put(`/lain/config/${k}`, String.fromCharCode(97 + i).repeat(size));
-  const fresh = await startLainlet({ etcd: env.etcd.endpoint, readyPath: '/readyz', args: ['-answer-cache-bytes', '8M'] });
+  const port = await freeLoopbackPort();
+  const fresh = await startLainlet({ etcd: env.etcd.endpoint, readyPath: '/readyz', args: ['-answer-cache-bytes', '8M', '-grpc.addr', `127.0.0.1:${port}`] });
   try {
     await get(fresh.port, '/v2/configwatcher?target=domain', { from: STRANGER });
     await sleep(500);
@@ -465,15 +467,20 @@ test('7. strangers cannot fill the answer cache: GETs and watches on distinct pr
       const { status } = await rawWatch(fresh.port, from, `/v2/configwatcher?target=${bigKey.slice(0, 8 + i)}&watch=1`);
       assert.equal(status, 200);
     }
+    // gRPC Gets of the same prefixes share the answers, and their replies are encoded once each.
+    for (let i = 1; i <= 256; i++) {
+      const reply = await grpcGet('Config', STRANGER, { target: bigKey.slice(0, 8 + i) }, port);
+      assert.equal(Object.keys(reply.data).length, 1);
+    }
     await sleep(1_000);
     const rss2 = await rssOf(fresh.port);
     const d = JSON.parse((await get(fresh.port, '/debug')).body) as { hub: { cacheBytes: number; queries: number } };
     figure('7 RSS before', Math.round(rss0), 'MB');
     figure('7 RSS after 256 GETs on distinct prefixes of a 1 MB value', Math.round(rss1), 'MB');
-    figure('7 RSS after 300 watches more', Math.round(rss2), 'MB');
+    figure('7 RSS after 300 watches and 256 gRPC Gets more', Math.round(rss2), 'MB');
     figure('7 answer cache', `${Math.round(d.hub.cacheBytes / MB)} MB in ${d.hub.queries} queries`);
     assert.ok(rss1 - rss0 < 80, `256 GETs grew RSS by ${Math.round(rss1 - rss0)} MB`);
-    assert.ok(rss2 - rss0 < 120, `256 GETs and 300 watches grew RSS by ${Math.round(rss2 - rss0)} MB`);
+    assert.ok(rss2 - rss0 < 120, `256 GETs, 300 watches and 256 gRPC Gets grew RSS by ${Math.round(rss2 - rss0)} MB`);
 
     // Distinct answers: GETs are answered, but no more than -answer-cache-bytes is kept ...
     for (const k of spread) assert.equal((await get(fresh.port, `/v2/configwatcher?target=${k}`, { from: STRANGER })).status, 200);
