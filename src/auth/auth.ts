@@ -7,9 +7,13 @@ export function isLocal(callerIp: string, node: NodeContext): boolean {
   return callerIp === '127.0.0.1' || callerIp === '::1' || callerIp === node.nodeIp;
 }
 
-/** The app an IP belongs to: the pod group with a container on it, else the first depends service listing it. */
+/**
+ * The app an IP belongs to: the pod group with a container on it, else the first depends service
+ * listing it. An empty name is no app (deliberate difference: in Go it matched every app).
+ */
 export function appNameOf(ip: string, state: ClusterState): string | undefined {
-  return state.appByIp(ip) ?? state.servicesByIp(ip)[0];
+  const app = state.appByIp(ip) || state.servicesByIp(ip).find((service) => service !== '');
+  return app || undefined;
 }
 
 /**
@@ -28,7 +32,8 @@ export function pass(callerIp: string, app: string, state: ClusterState, node: N
   if (node.noAuth || isLocal(callerIp, node)) return true;
   const callerApp = appNameOf(callerIp, state);
   if (callerApp === undefined) return false;
-  if (callerApp === app || state.isSuperApp(callerApp)) return true;
+  // An app named `*` (bad data) is not every app.
+  if ((callerApp === app && app !== '*') || state.isSuperApp(callerApp)) return true;
   // A client app may read the services it depends on.
   return state.servicesByIp(callerIp).includes(app);
 }
@@ -37,9 +42,9 @@ export function requireSuper(callerIp: string, state: ClusterState, node: NodeCo
   if (!isSuper(callerIp, state, node)) throw new ViewError(400, 'authorize failed, super required');
 }
 
-// Config keys only super callers may read; a target matches when it starts with one of these.
+// Config keys only super callers may read: a target that starts with one of these needs super
+// (SPEC §3), and a key that starts with one is left out of every answer to any other caller.
 const SECRET_CONFIG_PREFIXES = [
-  '*',
   'swarm_manager_ip',
   'super_apps',
   'dnsmasq_servers',
@@ -59,6 +64,16 @@ const SECRET_CONFIG_PREFIXES = [
   'node_network',
 ];
 
+/** Does this `target` need a super caller (`*`, or a secret prefix)? */
 export function isSecretConfigTarget(target: string): boolean {
-  return SECRET_CONFIG_PREFIXES.some((prefix) => target.startsWith(prefix));
+  return target.startsWith('*') || isSecretConfigKey(target);
+}
+
+/**
+ * Is this config key (below `/lain/config/`) a secret? Go checked only the target, so `target=r`
+ * handed `rsyncd_secrets` to anyone; we leave such keys out of the answer instead (deliberate
+ * difference, SPEC §6).
+ */
+export function isSecretConfigKey(key: string): boolean {
+  return SECRET_CONFIG_PREFIXES.some((prefix) => key.startsWith(prefix));
 }

@@ -7,7 +7,7 @@ import type { DaemonOptions } from '../daemon/options.js';
 import { listenAddressProblem } from '../util/listen-address.js';
 import { logLevelProblem } from '../util/log.js';
 
-const STRING_FLAGS = ['web', 'etcd', 'ip', 'grpc.addr', 'grpc.key', 'grpc.cert', 'max-watchers', 'stall-timeout'] as const;
+const STRING_FLAGS = ['web', 'etcd', 'ip', 'grpc.addr', 'grpc.key', 'grpc.cert', 'max-watchers', 'stall-timeout', 'max-value-depth', 'max-watchers-per-ip', 'reserved-watchers', 'answer-cache-bytes'] as const;
 const BOOL_FLAGS = ['debug', 'noauth', 'v', 'version', 'help', 'h', 'grpc.TLS', 'register'] as const;
 /** Booleans that are on unless turned off (`-register=false`), parsed as their `no-` form. */
 const DEFAULT_TRUE_FLAGS: readonly string[] = ['register'];
@@ -24,9 +24,13 @@ Flags (Go's -flag and --flag forms both work):
   -grpc.key FILE     TLS private key
   -grpc.cert FILE    TLS certificate
   -noauth            do not check callers
-  -max-watchers N    open watch streams beyond N get 503 (default 20000)
+  -max-watchers N    open watch streams (HTTP and gRPC) beyond N get 503 (default 20000)
+  -max-watchers-per-ip N  open watch streams per caller address, local callers excepted (default 200)
+  -reserved-watchers N    of -max-watchers, slots only local and super callers may take (default a tenth)
   -stall-timeout S   drop a watcher that has not read for S seconds (default 60)
   -register=false    do not publish this lainlet under /lain/lainlet/instances/ (default on)
+  -max-value-depth N reject etcd values nested deeper than N levels (default 100)
+  -answer-cache-bytes SIZE  bytes the cached answers may hold, e.g. 256M or 1G (default 256M)
   -debug             debug logging
   -v                 print the version and exit
 `;
@@ -121,6 +125,10 @@ export function parseFlags(argv: string[]): ParsedFlags {
     options: {
       maxWatchers: positiveInt(str('max-watchers'), '-max-watchers'),
       stallTimeoutMs: seconds(str('stall-timeout'), '-stall-timeout'),
+      maxValueDepth: positiveInt(str('max-value-depth'), '-max-value-depth'),
+      maxWatchersPerIp: positiveInt(str('max-watchers-per-ip'), '-max-watchers-per-ip'),
+      reservedWatchers: wholeNumber(str('reserved-watchers'), '-reserved-watchers'),
+      answerCacheBytes: byteSize(str('answer-cache-bytes'), '-answer-cache-bytes'),
       web,
       etcd,
       ip,
@@ -139,6 +147,21 @@ function positiveInt(value: string | undefined, flag: string): number | undefine
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${flag} wants a whole number > 0, not ${JSON.stringify(value)}`);
   return Number(value);
+}
+
+function wholeNumber(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UsageError(`${flag} wants a whole number, not ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+/** A size in bytes: `1048576`, `512K`, `256M`, `1G` (powers of 1024). */
+function byteSize(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d+)([KMG])?i?B?$/i.exec(value);
+  if (!m || Number(m[1]) < 1) throw new UsageError(`${flag} wants a size like 256M or 1G, not ${JSON.stringify(value)}`);
+  const unit = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 }[(m[2] ?? '').toUpperCase() as 'K' | 'M' | 'G'] ?? 1;
+  return Number(m[1]) * unit;
 }
 
 /** Seconds (`60`, `0.5`) or a Go-style duration (`90s`, `2m`) -> milliseconds. */

@@ -8,10 +8,12 @@ import { INSTANCES_PREFIX, LeaseRegistry } from '../store/registry.js';
 import type { LainletInstance } from '../state/types.js';
 import { releaseMemory } from '../util/release-memory.js';
 import { Mirror } from '../state/mirror.js';
+import { DEFAULT_MAX_VALUE_DEPTH } from '../state/decode.js';
 import { ViewHub } from '../views/hub.js';
 import type { NodeContext } from '../views/types.js';
 import { createHttpTransport, type HttpLimits } from '../transports/http/server.js';
 import type { GrpcTransport } from '../transports/grpc/server.js';
+import { WatchSlots } from '../transports/watch-slots.js';
 import { createMetrics } from './metrics.js';
 import { parseListenAddress } from '../util/listen-address.js';
 import { API_VERSION, GO_COMPATIBLE_VERSION, VERSION } from '../version.js';
@@ -35,7 +37,7 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
   const grpcModule = opts.grpcAddr ? await import('../transports/grpc/server.js') : undefined;
   const node: NodeContext = { nodeIp: opts.ip, hostname: opts.hostname ?? osHostname(), noAuth: opts.noAuth };
 
-  const mirror = new Mirror(logger);
+  const mirror = new Mirror(logger, { maxValueDepth: opts.maxValueDepth ?? DEFAULT_MAX_VALUE_DEPTH });
   const sink: StoreSink = {
     snapshot(kvs, revision) {
       mirror.snapshot(kvs, revision);
@@ -66,7 +68,9 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
           logger,
         });
   if (registry) mirror.onChange(() => mirror.ready && registry.start());
-  const hub = new ViewHub(() => mirror.state, node, (view, key, err) => logger.error({ err, path: view.path, key }, 'view failed'));
+  const hub = new ViewHub(() => mirror.state, node, (view, key, err) => logger.error({ err, path: view.path, key }, 'view failed'), {
+    maxCacheBytes: opts.answerCacheBytes,
+  });
   mirror.onChange((set) => hub.enqueue(set));
 
   const readiness = () => {
@@ -82,6 +86,8 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
     return { ready: true, reason: `ok: revision ${mirror.revision}` };
   };
 
+  // One pool of watch slots for HTTP and gRPC: a caller cannot double its share by switching.
+  const slots = new WatchSlots({ total: opts.maxWatchers, perAddress: opts.maxWatchersPerIp, reserved: opts.reservedWatchers });
   let http: ReturnType<typeof createHttpTransport> | undefined;
   let grpc: GrpcTransport | undefined;
   const debug = () => {
@@ -97,13 +103,21 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
       state: mirror.stats,
       rejected: mirror.rejected,
       watchers: hub.watcherCounts(),
-      hub: { queries: hub.channelCount, ...hub.stats },
+      hub: { queries: hub.channelCount, cacheBytes: hub.cacheBytes, ...hub.stats },
       http: http?.stats,
       memory: process.memoryUsage(),
       grpc: grpc && { watchers: grpc.watchers, ...grpc.stats },
+      watchSlots: slots.status(),
     };
   };
-  const metrics = createMetrics({ store, mirror, hub, watchers: () => http?.watchers ?? 0 });
+  const metrics = createMetrics({
+    store,
+    mirror,
+    hub,
+    slots,
+    watchers: () => http?.watchers ?? 0,
+    watchersDropped: () => (http?.stats.watchersDropped ?? 0) + (grpc?.stats.watchersDropped ?? 0),
+  });
 
   if (opts.web) {
     http = createHttpTransport({
@@ -117,6 +131,7 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
       version: VERSION,
       logger,
       limits: { maxWatchers: opts.maxWatchers, stallTimeoutMs: opts.stallTimeoutMs, ...opts.httpLimits },
+      slots,
     });
     const { host, port } = parseListenAddress(opts.web);
     http.server.listen(port, host);
@@ -136,7 +151,8 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
           apiVersion: API_VERSION,
           logger,
           lastUpdate: () => ({ at: mirror.stats.lastEventAt ? Date.parse(mirror.stats.lastEventAt) : null, revision: mirror.revision }),
-          limits: { maxWatchers: opts.maxWatchers },
+          limits: { maxWatchers: opts.maxWatchers, stallTimeoutMs: opts.stallTimeoutMs },
+          slots,
         },
         { ...parseListenAddress(opts.grpcAddr), tls: opts.grpcTls ? { keyFile: opts.grpcKey ?? '', certFile: opts.grpcCert ?? '' } : undefined },
       );

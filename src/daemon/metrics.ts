@@ -5,12 +5,16 @@ import type { Registry } from 'prom-client';
 import type { EtcdStore } from '../store/etcd-store.js';
 import type { Mirror } from '../state/mirror.js';
 import type { ViewHub } from '../views/hub.js';
+import type { WatchSlots } from '../transports/watch-slots.js';
 
 interface Sources {
   store: EtcdStore;
   mirror: Mirror;
   hub: ViewHub;
+  slots: WatchSlots;
   watchers: () => number;
+  /** Watch streams (HTTP and gRPC) dropped for not reading within -stall-timeout. */
+  watchersDropped: () => number;
 }
 
 const CPU_COUNTERS = ['lainlet_process_cpu_user_seconds_total', 'lainlet_process_cpu_system_seconds_total', 'lainlet_process_cpu_seconds_total'];
@@ -55,8 +59,16 @@ async function createRegistry(src: Sources): Promise<Registry> {
     return t ? (Date.now() - t) / 1000 : -1;
   });
   counter('lainlet_rejected_values_total', 'malformed etcd values rejected since start', () => src.mirror.stats.rejectedTotal);
+  counter('lainlet_rejected_too_deep_total', 'etcd values rejected for nesting deeper than -max-value-depth', () => src.mirror.stats.rejectedByCause['too-deep']);
   gauge('lainlet_watchers', 'open watch streams', src.watchers);
-  counter('lainlet_view_renders_total', 'answers computed since start', () => src.hub.stats.renders);
+  counter('lainlet_watchers_dropped_total', 'watch streams (HTTP and gRPC) dropped for not reading within -stall-timeout', src.watchersDropped);
+  counter('lainlet_view_renders_total', 'answers computed', () => src.hub.stats.renders);
+  gauge('lainlet_answer_cache_bytes', 'bytes held by cached answers and their encodings (limit -answer-cache-bytes)', () => src.hub.cacheBytes);
+  counter('lainlet_answer_cache_evictions_total', 'answers nobody watched forgotten to stay within the cache limits', () => src.hub.stats.cacheEvictions);
+  counter('lainlet_watchers_refused_cache_full_total', 'watches refused because the answer cache was full', () => src.hub.stats.watchesRefusedCacheFull);
+  counter('lainlet_watchers_refused_per_address_total', 'watches refused by -max-watchers-per-ip', () => src.slots.stats.refusedPerAddress);
+  counter('lainlet_watchers_refused_reserved_total', 'watches refused because only -reserved-watchers slots were left', () => src.slots.stats.refusedReserved);
+  counter('lainlet_watchers_refused_total', 'watches refused by -max-watchers', () => src.slots.stats.refusedTotal);
   return registry;
 }
 

@@ -17,10 +17,18 @@ export interface DaemonOptions {
   grpcCert?: string;
   /** Open watch streams beyond this get 503 (`-max-watchers`). */
   maxWatchers?: number;
+  /** Open watch streams per caller address, local callers excepted (`-max-watchers-per-ip`). */
+  maxWatchersPerIp?: number;
+  /** Of maxWatchers, the slots only local and super callers may take (`-reserved-watchers`). */
+  reservedWatchers?: number;
   /** A watcher that has not drained its socket for this long is dropped (`-stall-timeout`). */
   stallTimeoutMs?: number;
   /** Keep this lainlet's key in the instance registry (`-register`, default true). */
   register?: boolean;
+  /** etcd values nested deeper than this are rejected (`-max-value-depth`). */
+  maxValueDepth?: number;
+  /** Bytes the answer cache may hold (`-answer-cache-bytes`). */
+  answerCacheBytes?: number;
   /** Override of the machine's host name (tests); default os.hostname(). */
   hostname?: string;
 }

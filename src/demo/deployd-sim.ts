@@ -366,7 +366,7 @@ function goJson(value: unknown): string {
 }
 
 /** Small seeded PRNG (mulberry32): the same seed gives the same changes. */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -23,11 +23,46 @@ import { z } from 'zod';
 
 type JsonObject = Record<string, unknown>;
 
-function parse(raw: string, what: string): unknown {
+/** How deep a value may nest (`-max-value-depth`): real values nest under 10 levels. */
+export const DEFAULT_MAX_VALUE_DEPTH = 100;
+
+/** A value nested deeper than the limit: rejected before it is parsed. */
+export class ValueTooDeepError extends Error {}
+
+/**
+ * Throws when `raw` nests arrays/objects deeper than `maxDepth`. Checked on the text, before
+ * JSON.parse: a value nested thousands deep parses, then overflows the stack of every recursive
+ * walk over it (our encoder included), breaking the whole view it is in.
+ */
+export function checkDepth(raw: string, maxDepth: number, what: string): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c /* \ */) i++;
+      else if (c === 0x22 /* " */) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      if (++depth > maxDepth) throw new ValueTooDeepError(`${what}: nested deeper than ${maxDepth} levels (-max-value-depth)`);
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      depth--;
+    }
+  }
+}
+
+function parse(raw: string, what: string, maxDepth: number): unknown {
+  checkDepth(raw, maxDepth, what);
   try {
     return JSON.parse(raw);
   } catch (err) {
-    throw new Error(`${what}: invalid JSON: ${(err as Error).message}`, { cause: err });
+    // V8's message quotes the text around the error: never let value bytes (maybe a secret)
+    // reach /debug or the logs. The position is enough to find the fault.
+    const position = /at position (\d+)/.exec((err as Error).message)?.[1];
+    const where = position !== undefined ? ` at position ${position}` : /end of JSON/.test((err as Error).message) ? ': unexpected end' : '';
+    // eslint-disable-next-line preserve-caught-error -- the cause's message quotes the value
+    throw new Error(`${what}: invalid JSON${where}`);
   }
 }
 
@@ -60,7 +95,8 @@ function int(v: unknown, path: string): number {
   if (v === undefined || v === null) return 0;
   if (typeof v !== 'number') throw typeError(v, 'int', path);
   if (!Number.isInteger(v) || Math.abs(v) >= INT64_LIMIT) {
-    throw new Error(`cannot unmarshal number ${v} into ${path} of Go type int`);
+    // The number itself stays out of the message (no value bytes in /debug).
+    throw new Error(`cannot unmarshal a number that is not an int64 into ${path} of Go type int`);
   }
   return v === 0 ? 0 : v; // no -0
 }
@@ -119,8 +155,8 @@ function pod(v: unknown, path: string): Pod {
 }
 
 /** Decodes a `/lain/deployd/pod_groups/<app>/<proc>` value (deployd's PodGroupWithSpec). */
-export function decodePodGroup(raw: string): PodGroup {
-  const root = object(parse(raw, 'pod group'), 'PodGroupWithSpec') ?? {};
+export function decodePodGroup(raw: string, maxDepth = DEFAULT_MAX_VALUE_DEPTH): PodGroup {
+  const root = object(parse(raw, 'pod group', maxDepth), 'PodGroupWithSpec') ?? {};
   const spec = object(root.Spec, 'Spec') ?? {};
   const podSpec = object(spec.Pod, 'Spec.Pod') ?? {};
   return {
@@ -139,8 +175,8 @@ function dependsContainer(v: unknown, path: string): DependsContainer {
 }
 
 /** Decodes a `/lain/deployd/depends/pods/<name>` value: node -> client app -> shared pod. */
-export function decodeDepends(raw: string): DependsEntry {
-  const root = object(parse(raw, 'depends'), 'Depends') ?? {};
+export function decodeDepends(raw: string, maxDepth = DEFAULT_MAX_VALUE_DEPTH): DependsEntry {
+  const root = object(parse(raw, 'depends', maxDepth), 'Depends') ?? {};
   const entry: DependsEntry = new Map();
   for (const [node, apps] of Object.entries(root)) {
     const byApp = new Map<string, { Annotation: string; Containers: DependsContainer[] | null }>();
@@ -163,8 +199,8 @@ export function decodeDepends(raw: string): DependsEntry {
  * Decodes a `/lain/nodes/nodes/<name>:<ip>:<port>` value. Null when it is valid JSON but not an
  * object (the nodes route leaves such values out). Values may have leading spaces (ansible).
  */
-export function decodeNode(raw: string): NodeValue | null {
-  const value = parse(raw, 'node');
+export function decodeNode(raw: string, maxDepth = DEFAULT_MAX_VALUE_DEPTH): NodeValue | null {
+  const value = parse(raw, 'node', maxDepth);
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
   assertFiniteNumbers(value);
   return value as NodeValue;
@@ -181,8 +217,8 @@ const instanceSchema = z.object({
 });
 
 /** Decodes a `/lain/lainlet/instances/<hostname>` value (written by our own registry: small, so zod). */
-export function decodeInstance(raw: string): LainletInstance {
-  const result = instanceSchema.safeParse(parse(raw, 'lainlet instance'));
+export function decodeInstance(raw: string, maxDepth = DEFAULT_MAX_VALUE_DEPTH): LainletInstance {
+  const result = instanceSchema.safeParse(parse(raw, 'lainlet instance', maxDepth));
   if (!result.success) throw new Error(`lainlet instance: ${result.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ')}`);
   return result.data;
 }

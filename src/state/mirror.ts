@@ -3,8 +3,9 @@
 // derived indexes), and tells listeners which view-level keys changed, once per etcd revision batch.
 import type { Logger } from '../util/log.js';
 import type { StoreChange, StoreKV, StoreSink } from '../store/etcd-store.js';
+import { isUndecodableKey, printableKey } from '../store/etcd-key.js';
 import type { ClusterState, Source } from './types.js';
-import { StateIndex } from './state-index.js';
+import { StateIndex, type RejectCause, type StateLimits } from './state-index.js';
 import { INSTANCES_PREFIX } from '../store/registry.js';
 
 /** Cluster data, as opposed to the lainlet registry's own keys (see ClusterState.dataRevision). */
@@ -28,7 +29,7 @@ export interface RejectedValue {
 export type ChangeListener = (change: ChangeSet) => void;
 
 export class Mirror implements StoreSink {
-  private readonly index = new StateIndex();
+  private readonly index: StateIndex;
   /** etcd key -> mod_revision of the value we last saw (good or rejected): a resync applies only what differs. */
   private readonly modRevisions = new Map<string, number>();
   private readonly listeners: ChangeListener[] = [];
@@ -36,9 +37,21 @@ export class Mirror implements StoreSink {
   private rev = 0;
   private loaded = false;
   /** Counters for /debug and metrics. */
-  readonly stats = { rejectedTotal: 0, eventsApplied: 0, snapshotsApplied: 0, lastEventAt: null as string | null };
+  readonly stats = {
+    rejectedTotal: 0,
+    /** Of rejectedTotal, by cause (a limit's counter: `too-deep` is `-max-value-depth`). */
+    rejectedByCause: { malformed: 0, 'too-deep': 0, 'bad-key': 0 } as Record<RejectCause, number>,
+    eventsApplied: 0,
+    snapshotsApplied: 0,
+    lastEventAt: null as string | null,
+  };
 
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    limits?: StateLimits,
+  ) {
+    this.index = new StateIndex(limits);
+  }
 
   get state(): ClusterState {
     return this.index;
@@ -99,11 +112,15 @@ export class Mirror implements StoreSink {
 
   private put(key: string, value: string, modRevision: number, set: ChangeSet) {
     this.modRevisions.set(key, modRevision);
-    const result = this.index.put(key, value);
+    const result = isUndecodableKey(key)
+      ? { rejected: `${printableKey(key)}: key is not valid UTF-8`, cause: 'bad-key' as const }
+      : this.index.put(key, value);
     if ('rejected' in result) {
       this.stats.rejectedTotal++;
-      this.rejectedKeys.set(key, { key, reason: result.rejected, modRevision, at: new Date().toISOString() });
-      this.logger.warn({ key, modRevision, reason: result.rejected }, 'rejected a malformed etcd value; keeping the last good one');
+      this.stats.rejectedByCause[result.cause]++;
+      const shown = printableKey(key);
+      this.rejectedKeys.set(key, { key: shown, reason: result.rejected, modRevision, at: new Date().toISOString() });
+      this.logger.warn({ key: shown, modRevision, reason: result.rejected }, 'rejected an etcd value; keeping the last good one');
       return;
     }
     this.rejectedKeys.delete(key);

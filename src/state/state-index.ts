@@ -3,7 +3,7 @@
 // A key's change touches only what was built from that key.
 import { KeyedCollection } from './collections.js';
 import { INSTANCES_PREFIX } from '../store/registry.js';
-import { containersOf, decodeDepends, decodeInstance, decodeNode, decodePodGroup, dependsServiceName } from './decode.js';
+import { containersOf, decodeDepends, decodeInstance, decodeNode, decodePodGroup, DEFAULT_MAX_VALUE_DEPTH, dependsServiceName, ValueTooDeepError } from './decode.js';
 import type { ClusterState, ContainerInfo, DependsEntry, LainletInstance, NodeValue, PodGroup, Source } from './types.js';
 
 /** The sources read from etcd (containers are derived from pod groups). */
@@ -26,6 +26,14 @@ export function locateKey(etcdKey: string): { source: StoredSource; key: string 
     }
   }
   return undefined;
+}
+
+/** Why a value was rejected (counted apart in /debug and /metrics). */
+export type RejectCause = 'malformed' | 'too-deep' | 'bad-key';
+
+export interface StateLimits {
+  /** Values nested deeper than this are rejected (`-max-value-depth`). */
+  maxValueDepth: number;
 }
 
 /** What one etcd key's change changed in one source (a pod group also changes the containers). */
@@ -53,6 +61,8 @@ export class StateIndex implements ClusterState {
   /** Container IP -> depends keys listing it. */
   private readonly dependsByIp = new Map<string, Set<string>>();
 
+  constructor(private readonly limits: StateLimits = { maxValueDepth: DEFAULT_MAX_VALUE_DEPTH }) {}
+
   appByIp(ip: string): string | undefined {
     const owners = this.appsByIp.get(ip);
     if (owners === undefined) return undefined;
@@ -64,7 +74,8 @@ export class StateIndex implements ClusterState {
   servicesByIp(ip: string): string[] {
     const keys = this.dependsByIp.get(ip);
     if (keys === undefined) return [];
-    return [...new Set([...keys].sort().map(dependsServiceName))];
+    // A depends key starting with `.` names the service '': no service (it would pass for every app).
+    return [...new Set([...keys].sort().map(dependsServiceName))].filter((service) => service !== '');
   }
 
   isSuperApp(app: string): boolean {
@@ -75,7 +86,7 @@ export class StateIndex implements ClusterState {
    * Stores an etcd value. A value that cannot be decoded is rejected and the key keeps its last
    * good value. No changes for keys lainlet does not serve.
    */
-  put(etcdKey: string, rawValue: string): SourceChange[] | { rejected: string } {
+  put(etcdKey: string, rawValue: string): SourceChange[] | { rejected: string; cause: RejectCause } {
     const located = locateKey(etcdKey);
     if (located === undefined) return [];
     const { source, key } = located;
@@ -85,22 +96,22 @@ export class StateIndex implements ClusterState {
           this.config.set(key, rawValue);
           return [{ source, changedKeys: [key] }];
         case 'podgroups':
-          return this.setPodGroup(key, decodePodGroup(rawValue));
+          return this.setPodGroup(key, decodePodGroup(rawValue, this.limits.maxValueDepth));
         case 'depends':
-          this.setDepends(key, decodeDepends(rawValue));
+          this.setDepends(key, decodeDepends(rawValue, this.limits.maxValueDepth));
           return [{ source, changedKeys: [key] }];
         case 'nodes': {
-          const node = decodeNode(rawValue);
+          const node = decodeNode(rawValue, this.limits.maxValueDepth);
           if (node === null) this.nodes.delete(key); // not an object: the nodes route leaves it out
           else this.nodes.set(key, node);
           return [{ source, changedKeys: [key] }];
         }
         case 'lainlets':
-          this.lainlets.set(key, decodeInstance(rawValue));
+          this.lainlets.set(key, decodeInstance(rawValue, this.limits.maxValueDepth));
           return [{ source, changedKeys: [key] }];
       }
     } catch (err) {
-      return { rejected: `${etcdKey}: ${(err as Error).message}` };
+      return { rejected: `${etcdKey}: ${(err as Error).message}`, cause: err instanceof ValueTooDeepError ? 'too-deep' : 'malformed' };
     }
   }
 
@@ -163,6 +174,9 @@ export class StateIndex implements ClusterState {
   }
 
   private indexPodGroupIps(key: string, pg: PodGroup, add: boolean): void {
+    // A pod group without an app name (bad data) makes its containers callers of no app: an
+    // empty app name would narrow a query to '' and so match every app.
+    if (pg.Namespace === '') return;
     for (const pod of pg.Pods ?? []) {
       for (const c of pod.Containers ?? []) {
         const ip = c.ContainerIp;

@@ -19,6 +19,7 @@ import { EtcdClient, endOnce, prefixEnd, type KeyValue, type WatchResponse } fro
 import { Event_EventType } from './gen/rpc.js';
 import { INSTANCES_PREFIX } from './registry.js';
 import { cleanEtcdError, FailureLog, type OutageStatus } from './failure-log.js';
+import { keyFromBytes } from './etcd-key.js';
 
 export interface StoreKV {
   key: string;
@@ -346,7 +347,7 @@ export class EtcdStore {
         const changes = res.events.flatMap((e): StoreChange[] => {
           if (!e.kv) return [];
           const removed = e.type === Event_EventType.DELETE;
-          return [{ type: removed ? 'delete' : 'put', key: e.kv.key.toString('utf8'), value: removed ? '' : e.kv.value.toString('utf8'), modRevision: e.kv.modRevision }];
+          return [{ type: removed ? 'delete' : 'put', key: keyFromBytes(e.kv.key), value: removed ? '' : e.kv.value.toString('utf8'), modRevision: e.kv.modRevision }];
         });
         if (changes.length === 0) return;
         // Resume point: after the last event we applied, never the header's revision (which may
@@ -367,5 +368,5 @@ function isTooLarge(err: unknown): boolean {
 }
 
 function toStoreKV(kv: KeyValue): StoreKV {
-  return { key: kv.key.toString('utf8'), value: kv.value.toString('utf8'), modRevision: kv.modRevision };
+  return { key: keyFromBytes(kv.key), value: kv.value.toString('utf8'), modRevision: kv.modRevision };
 }

@@ -17,3 +17,13 @@ export function releaseMemory(): void {
   collect();
   collect();
 }
+
+let soon: NodeJS.Timeout | undefined;
+
+/** releaseMemory() once, `delayMs` after the first call of a burst (e.g. many stalled streams dropped at once). */
+export function releaseMemorySoon(delayMs = 1_000): void {
+  soon ??= setTimeout(() => {
+    soon = undefined;
+    releaseMemory();
+  }, delayMs).unref();
+}

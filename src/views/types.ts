@@ -46,6 +46,12 @@ export interface View {
   /** Params and caller -> the query key. Throws ViewError (400) for bad params or failed auth. */
   key(req: ViewRequest, state: ClusterState, node: NodeContext): string;
   /**
+   * The part of a query key that stands for the caller's rights: a watch whose caller's rights
+   * change (key() throws, or gives a key with other rights) is ended (see ViewHub.recheck).
+   * Default (when absent): the whole key.
+   */
+  rightsOf?(queryKey: string): string;
+  /**
    * Does a change of `changedKey` in `source` touch the answer for `queryKey`?
    * Default (when absent): `queryKey` is `*`, or `changedKey` starts with `queryKey`.
    */

@@ -16,21 +16,25 @@ import {
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import type { Logger } from '../../util/log.js';
+import { releaseMemorySoon } from '../../util/release-memory.js';
 import type { ViewHub } from '../../views/hub.js';
 import { views } from '../../views/index.js';
-import { ViewError, type NodeContext } from '../../views/types.js';
+import { ViewError, type NodeContext, type ViewRequest } from '../../views/types.js';
 import type { ClusterState, Source } from '../../state/types.js';
 import { LainletService, type StatusReply, type VersionReply, type WatcherStatus } from './gen/message.js';
 import { VIEW_SERVICES, type GeneratedMethod, type ViewService } from './services.js';
 import { NOT_READY, peerIp, statusFor, type GrpcError } from './status.js';
 import { GrpcWatchStream } from './watch-stream.js';
+import { slotCaller, WatchSlots } from '../watch-slots.js';
 
 export interface GrpcLimits {
   /** Open Watch streams beyond this get RESOURCE_EXHAUSTED. */
   maxWatchers: number;
+  /** A Watch whose client has not taken a message for this long is reset (`-stall-timeout`). */
+  stallTimeoutMs: number;
 }
 
-export const DEFAULT_GRPC_LIMITS: GrpcLimits = { maxWatchers: 20_000 };
+export const DEFAULT_GRPC_LIMITS: GrpcLimits = { maxWatchers: 20_000, stallTimeoutMs: 60_000 };
 
 export interface GrpcDeps {
   hub: ViewHub;
@@ -45,6 +49,8 @@ export interface GrpcDeps {
   /** For Lainlet.Status: when the cluster state last changed (ms since the epoch) and its revision. */
   lastUpdate?: () => { at: number | null; revision: number };
   limits?: Partial<GrpcLimits>;
+  /** Watch slots shared with the HTTP transport; default: this transport's own, `maxWatchers` of them. */
+  slots?: WatchSlots;
 }
 
 export interface GrpcListen {
@@ -61,7 +67,7 @@ export interface GrpcTransport {
   readonly port: number;
   /** Open Watch streams. */
   readonly watchers: number;
-  stats: { gets: number; watchesOpened: number; watchersRefused: number };
+  stats: { gets: number; watchesOpened: number; watchersRefused: number; watchersDropped: number };
   /** Ends every Watch (UNAVAILABLE, so clients reconnect) and stops the server. */
   close(): Promise<void>;
 }
@@ -99,11 +105,15 @@ const WATCHER_NAMES: Record<Exclude<Source, 'lainlets'>, string> = {
 const passThrough = (b: Buffer): Buffer => b;
 
 export async function startGrpcTransport(deps: GrpcDeps, listen: GrpcListen): Promise<GrpcTransport> {
-  const limits: GrpcLimits = { maxWatchers: deps.limits?.maxWatchers ?? DEFAULT_GRPC_LIMITS.maxWatchers };
+  const limits: GrpcLimits = {
+    maxWatchers: deps.limits?.maxWatchers ?? DEFAULT_GRPC_LIMITS.maxWatchers,
+    stallTimeoutMs: deps.limits?.stallTimeoutMs ?? DEFAULT_GRPC_LIMITS.stallTimeoutMs,
+  };
   // Built first: a bad key or certificate stops the start before anything listens.
   const credentials = listen.tls ? loadTlsCredentials(listen.tls.keyFile, listen.tls.certFile) : ServerCredentials.createInsecure();
   const open = new Set<GrpcWatchStream>();
-  const stats = { gets: 0, watchesOpened: 0, watchersRefused: 0 };
+  const slots = deps.slots ?? new WatchSlots({ total: limits.maxWatchers });
+  const stats = { gets: 0, watchesOpened: 0, watchersRefused: 0, watchersDropped: 0 };
   const server = new Server({
     // Find clients that vanished without closing (a Watch otherwise waits forever).
     'grpc.keepalive_time_ms': 60_000,
@@ -115,11 +125,11 @@ export async function startGrpcTransport(deps: GrpcDeps, listen: GrpcListen): Pr
     return { code: Status.INTERNAL, details: `internal error: ${(err as Error).message}` };
   };
 
-  /** The route's query key for this request and caller, or the status to answer with. */
-  function keyFor(svc: ViewService, request: unknown, peer: string): { key: string } | { error: GrpcError } {
+  /** The route's query key for this request and caller (and the request as the view sees it), or the status to answer with. */
+  function keyFor(svc: ViewService, request: unknown, peer: string): { key: string; req: ViewRequest } | { error: GrpcError } {
     try {
-      const callerIp = peerIp(peer);
-      return { key: svc.view.key({ params: svc.params(request), callerIp }, deps.state(), deps.node) };
+      const req: ViewRequest = { params: svc.params(request), callerIp: peerIp(peer) };
+      return { key: svc.view.key(req, deps.state(), deps.node), req };
     } catch (err) {
       if (err instanceof ViewError) return { error: statusFor(err.status, err.message) };
       return { error: internalError(svc, err) };
@@ -127,9 +137,9 @@ export async function startGrpcTransport(deps: GrpcDeps, listen: GrpcListen): Pr
   }
 
   function getHandler(svc: ViewService) {
-    // A GET's reply is cached with the answer it was made from (the hub keeps that Buffer until
-    // the answer changes): repeated Gets of an unchanged answer are serialized once.
-    const encodedGets = new WeakMap<Buffer, Buffer>();
+    // A GET's reply is cached by the hub with the answer it was made from (and counted in its
+    // byte budget): repeated Gets of an unchanged answer are serialized once.
+    const format = `grpc-get:${svc.name}`;
     return (call: ServerUnaryCall<unknown, Buffer>, callback: sendUnaryData<Buffer>) => {
       stats.gets++;
       if (!deps.ready()) return callback(NOT_READY);
@@ -137,14 +147,11 @@ export async function startGrpcTransport(deps: GrpcDeps, listen: GrpcListen): Pr
       if ('error' in k) return callback(k.error);
       const answer = deps.hub.get(svc.view, k.key);
       if (!answer.ok) return callback(statusFor(answer.status, answer.message));
-      let reply = encodedGets.get(answer.json);
-      if (!reply) {
-        try {
-          reply = svc.encode(answer.json);
-        } catch (err) {
-          return callback(internalError(svc, err));
-        }
-        encodedGets.set(answer.json, reply);
+      let reply: Buffer;
+      try {
+        reply = deps.hub.encoded(answer.json, format, (json) => svc.encode(json));
+      } catch (err) {
+        return callback(internalError(svc, err));
       }
       callback(null, reply);
     };
@@ -156,25 +163,37 @@ export async function startGrpcTransport(deps: GrpcDeps, listen: GrpcListen): Pr
       const refuse = (status: GrpcError) => call.emit('error', status);
       if (call.cancelled) return;
       if (!deps.ready()) return refuse(NOT_READY);
-      if (open.size >= limits.maxWatchers) {
-        stats.watchersRefused++;
-        return refuse({ code: Status.RESOURCE_EXHAUSTED, details: `too many watchers (limit ${limits.maxWatchers})` });
-      }
       const k = keyFor(svc, call.request, call.getPeer());
       if ('error' in k) return refuse(k.error);
+      const slot = slots.acquire(slotCaller(k.req.callerIp, deps.state(), deps.node));
+      if ('refused' in slot) {
+        stats.watchersRefused++;
+        return refuse({ code: Status.RESOURCE_EXHAUSTED, details: slot.refused });
+      }
       const stream = new GrpcWatchStream(
         call,
         (u) => u.encoded(format, (x) => svc.encode(x.json)),
         (err) => internalError(svc, err),
+        limits.stallTimeoutMs,
       );
       // Registration and the first answer happen in this tick: no change can fall between them.
-      const sub = deps.hub.subscribe(svc.view, k.key, stream);
-      if (!sub.initial.ok) return refuse(statusFor(sub.initial.status, sub.initial.message));
+      const sub = deps.hub.subscribe(svc.view, k.key, stream, k.req);
+      if (!sub.initial.ok) {
+        slot.release();
+        return refuse(statusFor(sub.initial.status, sub.initial.message));
+      }
       stats.watchesOpened++;
       open.add(stream);
-      stream.onClose = () => {
+      stream.onClose = (reason) => {
+        slot.release();
         open.delete(stream);
         sub.unsubscribe();
+        if (reason === 'stalled') {
+          stats.watchersDropped++;
+          deps.logger.warn({ service: svc.name, key: k.key }, 'dropped a gRPC watch that stopped reading');
+          // Its framed messages (a copy per stream) are garbage now; an idle daemon would keep them.
+          releaseMemorySoon();
+        }
       };
       let first: Buffer;
       try {

@@ -2,16 +2,18 @@
 // the one being written: every message is the whole answer, so when the client reads slowly the
 // newest message replaces the unsent one. A slow client skips intermediate answers but always
 // ends on the latest.
-import type { ServerWritableStream } from '@grpc/grpc-js';
+import { status as Status, type ServerWritableStream } from '@grpc/grpc-js';
 import type { HubWatcher, SharedUpdate } from '../../views/hub.js';
+import { resetCall } from './reset-call.js';
 import { statusFor, type GrpcError } from './status.js';
 
-export type WatchEnd = 'client' | 'failed' | 'server';
+export type WatchEnd = 'client' | 'failed' | 'server' | 'stalled';
 
 export class GrpcWatchStream implements HubWatcher {
   private writing = false;
   private pending: Buffer | null = null;
   private closed = false;
+  private stallTimer: NodeJS.Timeout | null = null;
   onClose: (reason: WatchEnd) => void = () => {};
 
   constructor(
@@ -20,6 +22,8 @@ export class GrpcWatchStream implements HubWatcher {
     private readonly encode: (u: SharedUpdate) => Buffer,
     /** The reply could not be encoded: end the stream with this status. */
     private readonly onEncodeError: (err: unknown) => GrpcError,
+    /** A message the client has not taken for this long (`-stall-timeout`) drops the stream, as HTTP does. */
+    private readonly stallTimeoutMs: number = 60_000,
   ) {
     call.on('cancelled', () => this.close('client'));
     call.on('close', () => this.close('client'));
@@ -38,9 +42,13 @@ export class GrpcWatchStream implements HubWatcher {
       return;
     }
     this.writing = true;
+    // A client that stops reading keeps the message (a copy grpc-js frames per stream) and the
+    // stream forever: past the stall limit the stream is reset and its memory freed.
+    this.stallTimer = setTimeout(() => this.drop(), this.stallTimeoutMs).unref();
     // The callback runs once grpc-js has handed the message to the HTTP/2 stream (flow control
     // included): only then does the next one go, so nothing stale piles up in between.
     this.call.write(message, () => {
+      this.clearStallTimer();
       this.writing = false;
       const next = this.pending;
       this.pending = null;
@@ -59,9 +67,9 @@ export class GrpcWatchStream implements HubWatcher {
     this.write(message);
   }
 
-  /** The answer can no longer be made (e.g. webrouter's safety rule): end with its status. */
-  fail(message: string): void {
-    this.end(statusFor(500, message), 'failed');
+  /** The answer can no longer be made (e.g. webrouter's safety rule), or the right to it was lost: end with its status. */
+  fail(message: string, status: number): void {
+    this.end(statusFor(status, message), 'failed');
   }
 
   /** Ends the stream with a status, after what was already written (the client reconnects). */
@@ -75,10 +83,24 @@ export class GrpcWatchStream implements HubWatcher {
     this.call.emit('error', status);
   }
 
+  /** The client stopped reading: reset its HTTP/2 stream (see reset-call.ts). */
+  private drop() {
+    if (this.closed) return;
+    this.close('stalled');
+    // Without the HTTP/2 stream at hand, at least end the call (its memory may stay until the client goes).
+    if (!resetCall(this.call)) this.call.emit('error', { code: Status.RESOURCE_EXHAUSTED, details: 'the client stopped reading' });
+  }
+
+  private clearStallTimer() {
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    this.stallTimer = null;
+  }
+
   private close(reason: WatchEnd) {
     if (this.closed) return;
     this.closed = true;
     this.pending = null;
+    this.clearStallTimer();
     this.onClose(reason);
   }
 }

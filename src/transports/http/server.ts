@@ -9,6 +9,7 @@ import { ViewError, type NodeContext, type View } from '../../views/types.js';
 import type { ClusterState } from '../../state/types.js';
 import { callerIp, goQueryParams, heartbeatSeconds, wantsWatch } from './params.js';
 import { SseConnection, sseFrame } from './sse.js';
+import { slotCaller, WatchSlots } from '../watch-slots.js';
 
 export interface HttpLimits {
   /** Open watch streams beyond this get 503. */
@@ -37,6 +38,8 @@ export interface HttpDeps {
   version: string;
   logger: Logger;
   limits?: Partial<HttpLimits>;
+  /** Watch slots shared with the gRPC transport; default: this transport's own, `maxWatchers` of them. */
+  slots?: WatchSlots;
 }
 
 export interface HttpTransport {
@@ -57,6 +60,7 @@ export function createHttpTransport(deps: HttpDeps): HttpTransport {
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS };
   for (const [k, v] of Object.entries(deps.limits ?? {})) if (v !== undefined) limits[k as keyof HttpLimits] = v;
   const open = new Set<SseConnection>();
+  const slots = deps.slots ?? new WatchSlots({ total: limits.maxWatchers });
   const stats = { watchersDropped: 0, watchersRefused: 0, watchesOpened: 0 };
 
   // Slow or stuck request headers (slowloris) are cut off, checked every second; long-lived
@@ -106,8 +110,9 @@ export function createHttpTransport(deps: HttpDeps): HttpTransport {
     if (!view) return plain(res, 404, '404 not found');
     if (!deps.ready()) return plain(res, 503, 'lainlet is starting: the cluster state is not loaded yet', { 'Retry-After': '1' });
     const params = goQueryParams(target);
-    // Watching is a /v2/ feature; Go answers `/appname?watch=1` as a plain GET.
-    if (path.startsWith('/v2/') && wantsWatch(params)) return watch(view, params, req, res);
+    // Watching is a /v2/ feature; Go answers `/appname?watch=1` as a plain GET. A HEAD has no
+    // body to stream: it gets the GET's headers and holds no watch slot.
+    if (path.startsWith('/v2/') && wantsWatch(params) && req.method !== 'HEAD') return watch(view, params, req, res);
 
     const state = deps.state();
     let key: string;
@@ -124,29 +129,41 @@ export function createHttpTransport(deps: HttpDeps): HttpTransport {
   }
 
   function watch(view: View, params: URLSearchParams, req: IncomingMessage, res: ServerResponse) {
-    if (open.size >= limits.maxWatchers) {
+    const viewReq = { params, callerIp: callerIp(req.socket.remoteAddress) };
+    const slot = slots.acquire(slotCaller(viewReq.callerIp, deps.state(), deps.node));
+    if ('refused' in slot) {
       stats.watchersRefused++;
-      return plain(res, 503, `too many watchers (limit ${limits.maxWatchers})`, { 'Retry-After': '5' });
+      return plain(res, 503, slot.refused, { 'Retry-After': '5' });
     }
     // The revision the `init` answer reflects (made below, in this same tick): lets a client
     // that reconnects tell an older answer from a newer one (init is always id 1).
     res.setHeader(REVISION_HEADER, String(deps.state().revision));
-    SseConnection.open(res);
     const conn = new SseConnection(res, { stallTimeoutMs: limits.stallTimeoutMs });
+    conn.onClose = () => slot.release();
     // Go answers a refused watch with one error event, then ends the stream.
-    if (!view.watchable) return conn.fail(`${view.path.replace(/^\/v2/, '')} do not support watch action`);
+    const refuse = (message: string) => {
+      SseConnection.open(res);
+      conn.fail(message);
+    };
+    if (!view.watchable) return refuse(`${view.path.replace(/^\/v2/, '')} do not support watch action`);
     let key: string;
     try {
-      key = view.key({ params, callerIp: callerIp(req.socket.remoteAddress) }, deps.state(), deps.node);
+      key = view.key(viewReq, deps.state(), deps.node);
     } catch (err) {
-      if (err instanceof ViewError) return conn.fail(err.message);
+      if (err instanceof ViewError) return refuse(err.message);
       throw err;
     }
-    const sub = deps.hub.subscribe(view, key, conn);
-    if (!sub.initial.ok) return conn.fail(sub.initial.message);
+    const sub = deps.hub.subscribe(view, key, conn, viewReq);
+    if (!sub.initial.ok) {
+      // Our own overload (the answer cache is full): a status the client retries on, like -max-watchers.
+      if (sub.initial.status === 503) return plain(res, 503, sub.initial.message, { 'Retry-After': '5' });
+      return refuse(sub.initial.message);
+    }
+    SseConnection.open(res);
     stats.watchesOpened++;
     open.add(conn);
     conn.onClose = (reason) => {
+      slot.release();
       open.delete(conn);
       sub.unsubscribe();
       if (reason === 'stalled') {
