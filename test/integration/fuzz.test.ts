@@ -43,21 +43,22 @@ const ROUTES: Record<string, string[]> = {
   '/appname': ['ip'],
 };
 
+// Request fields by the original message.proto's names (Go capitalisation; AppnameRequest keeps `ip`).
 const GRPC_SERVICES: Record<string, string[]> = {
-  Config: ['target'],
-  Coreinfo: ['appname'],
-  Podgroup: ['appname'],
-  Proxy: ['appname'],
-  WebrouterWebprocs: ['appname'],
-  RebellionLocalprocs: ['appname'],
-  StreamrouterPorts: ['appname'],
-  StreamrouterStreamprocs: ['appname'],
+  Config: ['Target'],
+  Coreinfo: ['Appname'],
+  Podgroup: ['Appname'],
+  Proxy: ['Appname'],
+  WebrouterWebprocs: ['Appname'],
+  RebellionLocalprocs: ['Appname'],
+  StreamrouterPorts: ['Appname'],
+  StreamrouterStreamprocs: ['Appname'],
   Apps: [],
-  Backupctl: ['appname'],
-  Depends: ['target'],
-  Nodes: ['name'],
-  Containers: ['nodename'],
-  Localspec: ['nodeip'],
+  Backupctl: ['Appname'],
+  Depends: ['Target'],
+  Nodes: ['Name'],
+  Containers: ['Nodename'],
+  Localspec: ['Nodeip'],
   Appname: ['ip'],
 };
 

@@ -182,16 +182,16 @@ test('1-2. a caller that is no container reads no secret config key, whatever th
 test('1-2. the same targets over gRPC Config.Get and Config.Watch', async () => {
   for (const target of SNEAKY_TARGETS) {
     try {
-      const reply = await grpcGet('Config', STRANGER, { target });
-      assert.deepEqual(Object.keys(reply.data).filter(isSecretConfigKey), [], `Config.Get ${target}`);
+      const reply = await grpcGet('Config', STRANGER, { Target: target });
+      assert.deepEqual(Object.keys(reply.Data).filter(isSecretConfigKey), [], `Config.Get ${target}`);
     } catch (err) {
       assert.equal((err as grpc.ServiceError).code, grpc.status.PERMISSION_DENIED, `Config.Get ${target}: ${(err as Error).message}`);
     }
   }
-  const w = await GrpcWatch.open('Config', STRANGER, { target: 's' });
+  const w = await GrpcWatch.open('Config', STRANGER, { Target: 's' });
   await w.until((x) => x.messages.length > 0, 'Config.Watch init');
-  assert.deepEqual(Object.keys(w.messages[0].data).filter(isSecretConfigKey), []);
-  assert.ok(Object.keys(w.messages[0].data).some((k) => k.startsWith('streamrouter/')), 'the keys that are not secret are still there');
+  assert.deepEqual(Object.keys(w.messages[0].Data).filter(isSecretConfigKey), []);
+  assert.ok(Object.keys(w.messages[0].Data).some((k) => k.startsWith('streamrouter/')), 'the keys that are not secret are still there');
 });
 
 test('1-2. super callers still read secrets, and the plain rules still hold', async () => {
@@ -203,8 +203,8 @@ test('1-2. super callers still read secrets, and the plain rules still hold', as
   assert.deepEqual([denied.status, denied.body], [400, 'authorize failed, super required']);
   const domain = JSON.parse((await get(lainlet.port, '/v2/configwatcher?target=domain', { from: STRANGER })).body) as Record<string, string>;
   assert.deepEqual(Object.keys(domain), ['domain']);
-  const reply = await grpcGet('Config', BOSS, { target: '=rsyncd_secrets' });
-  assert.deepEqual(reply.data, {}, 'a target starting with = is a plain prefix, for super callers too');
+  const reply = await grpcGet('Config', BOSS, { Target: '=rsyncd_secrets' });
+  assert.deepEqual(reply.Data, {}, 'a target starting with = is a plain prefix, for super callers too');
 });
 
 // ---- 4: an empty app name is no app ----
@@ -261,7 +261,7 @@ test('3. a value nested thousands deep is rejected and listed; the rest of the v
   assert.ok(Object.keys(JSON.parse(nodes.body) as object).some((k) => k.startsWith('node1:')));
   assert.ok(!nodes.body.includes('deep'));
   const reply = await grpcGet('Nodes', '127.0.0.1', {});
-  assert.ok(Object.keys(reply.data).some((k: string) => k.startsWith('node1:')));
+  assert.ok(Object.keys(reply.Data).some((k: string) => k.startsWith('node1:')));
   // Nothing changed in the answer: the open watches got no error and are still open.
   await env.http.put('/lain/nodes/nodes/shallow:10.0.0.4:22', '{"a":{"b":1}}');
   const update = await w.next((e) => e.event !== 'heartbeat');
@@ -313,7 +313,7 @@ test('9. keys that are not valid UTF-8 are never merged: each is rejected and li
   assert.deepEqual((await listed()).sort(), ['/lain/config/zzx\\xfe', '/lain/config/zzx\\xff']);
   const answer = JSON.parse((await get(lainlet.port, '/v2/configwatcher?target=zzx')).body) as Record<string, string>;
   assert.deepEqual(answer, { 'zzxé': 'valid' });
-  assert.deepEqual((await grpcGet('Config', '127.0.0.1', { target: 'zzx' })).data, { 'zzxé': 'valid' });
+  assert.deepEqual((await grpcGet('Config', '127.0.0.1', { Target: 'zzx' })).Data, { 'zzxé': 'valid' });
   await deleteBytes(fe);
   await until(async () => (await listed()).length === 1, 10_000, '/debug to forget the deleted one');
   assert.deepEqual(await listed(), ['/lain/config/zzx\\xff']);
@@ -409,7 +409,7 @@ test('5. a stranger cannot take every watch slot: per-address limit, slots kept 
     assert.ok(accepted > 0 && accepted < 300, `a stranger got ${accepted} of 300 watches`);
     assert.equal(statuses.get(503), 300 - accepted);
     // The stranger's gRPC watches count against the same address.
-    const g = await GrpcWatch.open('Config', STRANGER, { target: 'domain' }, port);
+    const g = await GrpcWatch.open('Config', STRANGER, { Target: 'domain' }, port);
     await g.until((x) => x.error !== undefined, 'the stranger\'s gRPC watch to be refused');
     assert.equal(g.error!.code, grpc.status.RESOURCE_EXHAUSTED);
     // Other strangers fill what is left for callers that are neither local nor super ...
@@ -469,8 +469,8 @@ test('7. strangers cannot fill the answer cache: GETs and watches on distinct pr
     }
     // gRPC Gets of the same prefixes share the answers, and their replies are encoded once each.
     for (let i = 1; i <= 256; i++) {
-      const reply = await grpcGet('Config', STRANGER, { target: bigKey.slice(0, 8 + i) }, port);
-      assert.equal(Object.keys(reply.data).length, 1);
+      const reply = await grpcGet('Config', STRANGER, { Target: bigKey.slice(0, 8 + i) }, port);
+      assert.equal(Object.keys(reply.Data).length, 1);
     }
     await sleep(1_000);
     const rss2 = await rssOf(fresh.port);
@@ -531,7 +531,7 @@ test('6. gRPC watch streams that stop reading are dropped after the stall timeou
     sessions.push(...stalled.map((s) => s.session));
     await until(async () => ((JSON.parse((await get(fresh.port, '/debug')).body) as { grpc: { watchers: number } }).grpc.watchers === 100), 15_000, '100 gRPC watches');
     // A healthy reader on the side must not be disturbed.
-    const healthy = await GrpcWatch.open('Config', '127.0.0.1', { target: 'stall' }, port);
+    const healthy = await GrpcWatch.open('Config', '127.0.0.1', { Target: 'stall' }, port);
     await healthy.until((x) => x.messages.length === 1, 'the healthy watch init');
     let peak = 0;
     let peakBuffers = 0;
@@ -542,7 +542,7 @@ test('6. gRPC watch streams that stop reading are dropped after the stall timeou
       peak = Math.max(peak, m.rss / MB);
       peakBuffers = Math.max(peakBuffers, m.arrayBuffers / MB);
     }
-    await healthy.until((x) => x.messages.at(-1)?.data?.stall?.[0] === 'j', 'the healthy watch to get the last value');
+    await healthy.until((x) => x.messages.at(-1)?.Data?.stall?.[0] === 'j', 'the healthy watch to get the last value');
     const codes = await Promise.race([Promise.all(stalled.map((s) => s.closed)), sleep(20_000).then(() => null)]);
     await sleep(2_000);
     const after = await memoryOf(fresh.port);
