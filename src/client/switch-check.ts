@@ -68,6 +68,9 @@ export interface SwitchCheckReport {
 const UNORDERED_ROUTES = new Set<string>(['/v2/procwatcher', '/v2/localspecquery']);
 // Routes asked once per app with `appname`.
 const PER_APP: RouteName[] = ['procs', 'coreinfo', 'proxy', 'webprocs', 'localprocs', 'streamports', 'streamprocs', 'backupspec'];
+// Not compared: `/v2/lainlets` lists the registry of running lainlets, which differs with the
+// process asked by design (and the Go binary has no such route).
+const NOT_COMPARED = new Set<RouteName>(['lainlets']);
 const RECHECK_MS = 250;
 
 type Side = { status: 200; json: string; data: unknown } | { status: number; message: string } | { error: string };
@@ -161,7 +164,7 @@ export async function discoverNames(client: LainletClient, signal?: AbortSignal)
 
 /** Every query of the check: each route with its defaults, then per name. */
 export function queriesFor(names: DiscoveredNames): Query[] {
-  const out = ROUTES.map((r) => query(r));
+  const out = ROUTES.filter((r) => !NOT_COMPARED.has(r.name)).map((r) => query(r));
   for (const app of names.apps) for (const name of PER_APP) out.push(query(route(name), { appname: app }));
   for (const n of names.nodes) {
     out.push(query(route('nodes'), { name: n.name }), query(route('containers'), { nodename: n.name }));

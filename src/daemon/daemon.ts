@@ -168,6 +168,7 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
   const address = http?.server.address();
   return {
     httpPort: address && typeof address === 'object' ? address.port : undefined,
+    synced: () => (mirror.ready ? Promise.resolve() : new Promise<void>((resolve) => mirror.onChange(() => mirror.ready && resolve()))),
     async close() {
       // First, while etcd is still reachable: revoking the lease deletes our key at once.
       await registry?.stop();

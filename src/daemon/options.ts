@@ -36,6 +36,8 @@ export interface DaemonOptions {
 export interface RunningDaemon {
   /** The bound HTTP port (useful with `-web 127.0.0.1:0`). */
   readonly httpPort: number | undefined;
+  /** Resolves once the first etcd snapshot is loaded (routes answer instead of 503). */
+  synced(): Promise<void>;
   /** Stop serving, close every stream and the etcd connection. */
   close(): Promise<void>;
 }

@@ -111,6 +111,8 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
 
     simulator = new DeploydSimulator(http, cluster, { intervalMs: opts.intervalMs, apps: SIMULATED_APPS, watchedApp: WATCHED_APP, log: say });
     simulator.start();
+    // A newcomer tries the banner's lines at once: they must not get the 503 of a lainlet still reading etcd.
+    await daemon.synced();
     say(tryThis(base, opts.intervalMs ?? 3_000));
   } catch (err) {
     await stopAll().catch(() => undefined);
