@@ -1,7 +1,8 @@
 // The load client: its own process (forked by the bench, driven over IPC), raw TCP sockets, the
 // least parsing that still proves each answer and event arrived whole. GET: status line,
 // Content-Length or chunked framing, byte counts. Watch: chunked framing and the blank line that
-// ends each server-sent event (the JSON never holds a raw newline, SPEC §5).
+// ends each server-sent event (the JSON never holds a raw newline: docs/API.md, "Watch: the
+// event stream").
 import net from 'node:net';
 import { MARKER } from './cluster.js';
 

@@ -1,4 +1,4 @@
-// bench/RESULTS.md (a table of the figures against the Go binary and the goals of issue #4) and
+// bench/RESULTS.md (a table of the figures against the Go binary and the benchmark goals) and
 // bench/results.json beside it (everything measured). --quick writes RESULTS.quick.md/.json.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -113,7 +113,7 @@ function render(r: Results, jsonName: string): string {
 - machine: ${m.cpus} x ${m.cpuModel}, ${mb(m.memoryBytes)} RAM, ${m.kernel}, node ${m.node}; load average (1 min) at start ${m.load1AtStart}, at end ${m.load1AtEnd ?? '?'} (other work ran on the machine too). etcd, the implementation, the load client and the bench share these cores.
 - load client: its own process, raw sockets over loopback from ${r.sources} source address(es) 127.0.0.1..${r.sources}
 
-| figure | Go binary (issue #4) | goal | measured | met |
+| figure | Go binary (measured when the goals were set) | goal | measured | met |
 |---|---|---|---|---|
 ${rows.map((x) => `| ${x.join(' | ')} |`).join('\n')}
 

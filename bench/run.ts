@@ -1,6 +1,6 @@
 // `npm run bench`: starts its own etcd, loads a generated cluster, starts lainlet (or --cmd),
-// measures the figures of issue #4 with a load client in its own process, and writes
-// bench/RESULTS.md and bench/results.json. `npm run bench -- --help` for the options.
+// measures the figures of the benchmark goals (the table in bench/RESULTS.md) with a load client
+// in its own process, and writes bench/RESULTS.md and bench/results.json. `npm run bench -- --help` for the options.
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';

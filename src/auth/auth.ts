@@ -42,8 +42,9 @@ export function requireSuper(callerIp: string, state: ClusterState, node: NodeCo
   if (!isSuper(callerIp, state, node)) throw new ViewError(400, 'authorize failed, super required');
 }
 
-// Config keys only super callers may read: a target that starts with one of these needs super
-// (SPEC §3), and a key that starts with one is left out of every answer to any other caller.
+// Config keys only super callers may read (docs/API.md, "Who may call"): a target that starts
+// with one of these needs super, and a key that starts with one is left out of every answer to
+// any other caller.
 const SECRET_CONFIG_PREFIXES = [
   'swarm_manager_ip',
   'super_apps',
@@ -72,7 +73,7 @@ export function isSecretConfigTarget(target: string): boolean {
 /**
  * Is this config key (below `/lain/config/`) a secret? Go checked only the target, so `target=r`
  * handed `rsyncd_secrets` to anyone; we leave such keys out of the answer instead (deliberate
- * difference, SPEC §6).
+ * difference, docs/API.md, "Differences from the Go lainlet").
  */
 export function isSecretConfigKey(key: string): boolean {
   return SECRET_CONFIG_PREFIXES.some((prefix) => key.startsWith(prefix));

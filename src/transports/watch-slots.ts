@@ -30,7 +30,7 @@ export interface SlotCaller {
   privileged: boolean;
 }
 
-/** The slot caller for an IP, by the auth rules (SPEC §3). */
+/** The slot caller for an IP, by the auth rules (docs/API.md, "Who may call"). */
 export function slotCaller(ip: string, state: ClusterState, node: NodeContext): SlotCaller {
   return { ip, local: isLocal(ip, node), privileged: isSuper(ip, state, node) };
 }

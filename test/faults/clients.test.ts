@@ -1,4 +1,4 @@
-// Fault suite, client side (issue #3, faults 5-6): watchers that stop reading, and hostile
+// Fault suite, client side (faults 5-6 of the fault suite, README "When things go wrong"): watchers that stop reading, and hostile
 // clients (connection floods beyond the watcher limit, slowloris, oversize URLs, odd params).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// Fault suite (issue #3, faults 7-8): random corruptions of real values while watchers run,
+// Fault suite (faults 7-8 of the fault suite, README "When things go wrong"): random corruptions of real values while watchers run,
 // and a restart (SIGTERM, then a new process that serves 503 until synced).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';

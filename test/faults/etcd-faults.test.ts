@@ -1,7 +1,7 @@
-// Fault suite, etcd side (issue #3, faults 1-4): etcd killed, a cluster member killed,
-// compaction while cut off, etcd frozen. Real etcd processes, real lainlet processes. Faults 1,
-// 3 and 4 run in both topologies (issue 12): lainlet on etcd itself, and lainlet on an
-// `etcd grpc-proxy` in front of it, where a frozen proxy and a quiet minute are tested too.
+// Fault suite, etcd side (faults 1-4 of the fault suite, README "When things go wrong"): etcd
+// killed, a cluster member killed, compaction while cut off, etcd frozen. Real etcd processes,
+// real lainlet processes. Faults 1, 3 and 4 run in both topologies: lainlet on etcd itself,
+// and lainlet on an `etcd grpc-proxy` in front of it, where a frozen proxy and a quiet minute are tested too.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';

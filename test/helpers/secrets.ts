@@ -1,4 +1,4 @@
-// The config keys only super callers may read, as the contract lists them (SPEC §3), written
+// The config keys only super callers may read, as docs/API.md lists them ("Who may call"), written
 // here apart from src/auth so that the tests check the code against the contract.
 export const SECRET_CONFIG_PREFIXES = [
   'swarm_manager_ip',

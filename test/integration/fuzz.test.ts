@@ -1,6 +1,6 @@
-// A fuzz pass over query parameters (issue 10) from a caller that is no container: random bytes,
-// `=`, `*`, %-escapes, every prefix of every secret name, very long values, repeated params, on
-// every route over HTTP (GET and watch) and gRPC. No answer may hold a secret config key or
+// A fuzz pass over query parameters (hostile callers: README "Security") from a caller that is
+// no container: random bytes, `=`, `*`, %-escapes, every prefix of every secret name, very long
+// values, repeated params, on every route over HTTP (GET and watch) and gRPC. No answer may hold a secret config key or
 // value, none may be a 500 (or a hang), and the process's memory stays bounded. Seeded and
 // bounded in count and time: a failure prints the seed and the request to replay it.
 import { test, after, before } from 'node:test';

@@ -1,5 +1,5 @@
-// Hostile callers and hostile data (issue 10): each hole a red-team pass found, reproduced over
-// HTTP and gRPC against a real etcd and lainlet as a child process. Callers are told apart by
+// Hostile callers and hostile data (README "Security"): each hole a red-team pass found,
+// reproduced over HTTP and gRPC against a real etcd and lainlet as a child process. Callers are told apart by
 // their loopback source address: 127.0.0.99 is no container, 127.0.0.60 a container of a super
 // app, 127.0.0.61 a container whose pod group has no app name, 127.0.0.62 an IP that only a
 // depends key starting with `.` lists.

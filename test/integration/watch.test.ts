@@ -1,7 +1,8 @@
 // Watch streams end to end: a real etcd with the sample cluster, lainlet as a child process,
-// clients over real sockets. Covers the event stream contract (SPEC §5), the deliberate
-// differences (SPEC §6: no gap between init and update, no re-sent answers, corrupt values
-// contained, 503 before the first snapshot, slow clients isolated) and "one etcd watch".
+// clients over real sockets. Covers the event stream (docs/API.md, "Watch: the event stream"),
+// the deliberate differences (docs/API.md, "Differences from the Go lainlet": no gap between init
+// and update, no re-sent answers, corrupt values contained, 503 before the first snapshot, slow
+// clients isolated) and "one etcd watch".
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';

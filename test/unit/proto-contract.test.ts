@@ -250,7 +250,7 @@ test('every message: encoded by our generated code, the original definitions dec
   for (const type of types) assertSameOnTheWire(type);
 });
 
-test('the wire check fails on a drifted definition (Pod numbered as our proto had it before issue 9)', () => {
+test('the wire check fails on a drifted definition (Pod numbered as our proto once had it, wrongly)', () => {
   const drifted = protobuf.Root.fromJSON({
     nested: {
       message: {

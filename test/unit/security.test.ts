@@ -1,5 +1,5 @@
-// Hostile callers and hostile data (issue 10), on in-memory state: what the views and auth
-// answer to a caller that is no container, a container of no app, and bad etcd data.
+// Hostile callers and hostile data (README "Security"), on in-memory state: what the views and
+// auth answer to a caller that is no container, a container of no app, and bad etcd data.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { appNameOf, isSecretConfigKey, pass } from '../../src/auth/auth.js';
