@@ -115,7 +115,7 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
     mirror,
     hub,
     slots,
-    watchers: () => http?.watchers ?? 0,
+    watchers: () => (http?.watchers ?? 0) + (grpc?.watchers ?? 0),
     watchersDropped: () => (http?.stats.watchersDropped ?? 0) + (grpc?.stats.watchersDropped ?? 0),
   });
 

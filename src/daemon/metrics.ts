@@ -60,7 +60,7 @@ async function createRegistry(src: Sources): Promise<Registry> {
   });
   counter('lainlet_rejected_values_total', 'malformed etcd values rejected since start', () => src.mirror.stats.rejectedTotal);
   counter('lainlet_rejected_too_deep_total', 'etcd values rejected for nesting deeper than -max-value-depth', () => src.mirror.stats.rejectedByCause['too-deep']);
-  gauge('lainlet_watchers', 'open watch streams', src.watchers);
+  gauge('lainlet_watchers', 'open watch streams, HTTP and gRPC', src.watchers);
   counter('lainlet_watchers_dropped_total', 'watch streams (HTTP and gRPC) dropped for not reading within -stall-timeout', src.watchersDropped);
   counter('lainlet_view_renders_total', 'answers computed', () => src.hub.stats.renders);
   gauge('lainlet_answer_cache_bytes', 'bytes held by cached answers and their encodings (limit -answer-cache-bytes)', () => src.hub.cacheBytes);

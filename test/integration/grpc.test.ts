@@ -414,6 +414,16 @@ async function proxyFrom(localAddress: string, targetPort: number): Promise<numb
   return (server.address() as net.AddressInfo).port;
 }
 
+test('/metrics lainlet_watchers counts open gRPC Watch streams with the HTTP ones', { timeout: 60_000 }, async () => {
+  const watchers = async () => Number(/^lainlet_watchers (\d+)$/m.exec((await get(lainlet.port, '/metrics')).body)?.[1]);
+  const before = await watchers();
+  const w = new Watch(client('Apps'));
+  await w.until((x) => x.messages.length >= 1, 'Apps.Watch init');
+  await until(async () => (await watchers()) === before + 1, 10_000, 'lainlet_watchers to count the gRPC stream');
+  w.close();
+  await until(async () => (await watchers()) === before, 10_000, 'lainlet_watchers to drop the closed stream');
+});
+
 test('auth by the caller IP: the HTTP rules and messages, as gRPC status codes', { timeout: 60_000 }, async () => {
   const port = await proxyFrom('127.0.0.99', grpcPort);
   const denied = async (service: string, request: object, code: grpc.status, message: string) => {
