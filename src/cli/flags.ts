@@ -5,7 +5,9 @@ import { parseArgs } from 'node:util';
 import type { DaemonOptions } from '../daemon/options.js';
 
 const STRING_FLAGS = ['web', 'etcd', 'ip', 'grpc.addr', 'grpc.key', 'grpc.cert', 'max-watchers', 'stall-timeout'] as const;
-const BOOL_FLAGS = ['debug', 'noauth', 'v', 'version', 'help', 'h', 'grpc.TLS'] as const;
+const BOOL_FLAGS = ['debug', 'noauth', 'v', 'version', 'help', 'h', 'grpc.TLS', 'register'] as const;
+/** Booleans that are on unless turned off (`-register=false`), parsed as their `no-` form. */
+const DEFAULT_TRUE_FLAGS: readonly string[] = ['register'];
 
 export const FLAGS_HELP = `Usage: lainlet -web ADDR -etcd HOST:PORT[,HOST:PORT...] -ip IP [flags]
        lainlet demo            run on a built-in sample cluster (starts its own etcd)
@@ -21,6 +23,7 @@ Flags (Go's -flag and --flag forms both work):
   -noauth            do not check callers
   -max-watchers N    open watch streams beyond N get 503 (default 20000)
   -stall-timeout S   drop a watcher that has not read for S seconds (default 60)
+  -register=false    do not publish this lainlet under /lain/lainlet/instances/ (default on)
   -debug             debug logging
   -v                 print the version and exit
 `;
@@ -42,6 +45,7 @@ function normalize(argv: string[]): string[] {
     if ((BOOL_FLAGS as readonly string[]).includes(name) && value !== undefined) {
       if (!/^(1|t|true|0|f|false)$/i.test(value)) throw new UsageError(`invalid boolean value ${JSON.stringify(value)} for -${name}`);
       if (/^(1|t|true)$/i.test(value)) out.push(`--${name}`);
+      else if (DEFAULT_TRUE_FLAGS.includes(name)) out.push(`--no-${name}`);
       continue;
     }
     out.push(value === undefined ? `--${name}` : `--${name}=${value}`);
@@ -53,6 +57,7 @@ export function parseFlags(argv: string[]): ParsedFlags {
   const options = Object.fromEntries([
     ...STRING_FLAGS.map((f) => [f, { type: 'string' as const }]),
     ...BOOL_FLAGS.map((f) => [f, { type: 'boolean' as const }]),
+    ...DEFAULT_TRUE_FLAGS.map((f) => [`no-${f}`, { type: 'boolean' as const }]),
   ]);
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -89,6 +94,7 @@ export function parseFlags(argv: string[]): ParsedFlags {
       grpcTls: Boolean(values['grpc.TLS']),
       grpcKey: str('grpc.key'),
       grpcCert: str('grpc.cert'),
+      register: !values['no-register'],
     },
   };
 }

@@ -134,6 +134,10 @@ export class LainletClient {
   appname(params?: ParamsOf<'appname'>, opts?: CallOptions) {
     return this.get('appname', params, opts);
   }
+  /** Live lainlets (our route; the Go lainlet had none). */
+  lainlets(params?: ParamsOf<'lainlets'>, opts?: CallOptions) {
+    return this.get('lainlets', params, opts);
+  }
 }
 
 /** A route name or path -> its path; an unknown string that starts with `/` is used as given. */

@@ -30,6 +30,7 @@ export const ROUTES = [
   { name: 'nodes', path: '/v2/nodes', params: { name: 'node name (default *)' }, watchable: true, summary: 'cluster nodes (super)' },
   { name: 'containers', path: '/v2/containers', params: { nodename: 'node name or IP (default *)' }, watchable: true, summary: 'every container by node (super)' },
   { name: 'localspecquery', path: '/v2/localspecquery', params: { nodeip: "node IP (default: lainlet's -ip)" }, watchable: false, summary: 'procs with a container on a node (super; no watch)' },
+  { name: 'lainlets', path: '/v2/lainlets', params: { hostname: 'host name (default *)' }, watchable: true, summary: 'live lainlets and how far each lags (super)' },
   { name: 'appname', path: '/appname', params: { ip: 'IP address (default: the caller)' }, watchable: false, summary: 'the app an IP belongs to (super; no watch)' },
 ] as const satisfies readonly RouteInfo[];
 

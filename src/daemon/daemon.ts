@@ -4,6 +4,8 @@ import { hostname as osHostname } from 'node:os';
 import { once } from 'node:events';
 import { createLogger, type Logger } from '../util/log.js';
 import { EtcdStore, type StoreSink } from '../store/etcd-store.js';
+import { INSTANCES_PREFIX, LeaseRegistry } from '../store/registry.js';
+import type { LainletInstance } from '../state/types.js';
 import { releaseMemory } from '../util/release-memory.js';
 import { Mirror } from '../state/mirror.js';
 import { ViewHub } from '../views/hub.js';
@@ -45,6 +47,27 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
     events: (changes, revision) => mirror.events(changes, revision),
   };
   const store = new EtcdStore({ endpoints: opts.etcd, prefix: '/lain/', logger }, sink);
+  // This lainlet in the instance registry (/v2/lainlets), from its first snapshot on: before it,
+  // the revision it would publish says nothing.
+  const startedAt = new Date().toISOString();
+  const registry =
+    opts.register === false
+      ? undefined
+      : new LeaseRegistry({
+          endpoints: opts.etcd,
+          key: `${INSTANCES_PREFIX}${node.hostname}`,
+          value: (): LainletInstance => ({
+            hostname: node.hostname,
+            version: VERSION,
+            ip: opts.ip,
+            web: opts.web ?? '',
+            grpc: opts.grpcAddr ?? '',
+            startedAt,
+            revision: mirror.state.dataRevision,
+          }),
+          logger,
+        });
+  if (registry) mirror.onChange(() => mirror.ready && registry.start());
   const hub = new ViewHub(() => mirror.state, node, (view, key, err) => logger.error({ err, path: view.path, key }, 'view failed'));
   mirror.onChange((set) => hub.enqueue(set));
 
@@ -68,6 +91,7 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
       connections: http?.watchers ?? 0,
       revision: mirror.revision,
       etcd: { ...s, lastContactAgoMs: s.lastContactAt ? Date.now() - s.lastContactAt : null, watchStreams: 1 },
+      registry: registry?.status() ?? 'off (-register=false)',
       state: mirror.stats,
       rejected: mirror.rejected,
       watchers: hub.watcherCounts(),
@@ -126,6 +150,8 @@ export async function startDaemon(opts: DaemonOptions & { logger?: Logger; httpL
   return {
     httpPort: address && typeof address === 'object' ? address.port : undefined,
     async close() {
+      // First, while etcd is still reachable: revoking the lease deletes our key at once.
+      await registry?.stop();
       http?.closeStreams();
       const grpcClosed = grpc?.close();
       store.close();

@@ -19,6 +19,8 @@ export interface DaemonOptions {
   maxWatchers?: number;
   /** A watcher that has not drained its socket for this long is dropped (`-stall-timeout`). */
   stallTimeoutMs?: number;
+  /** Keep this lainlet's key in the instance registry (`-register`, default true). */
+  register?: boolean;
   /** Override of the machine's host name (tests); default os.hostname(). */
   hostname?: string;
 }

@@ -13,11 +13,13 @@ import type {
   Dependency,
   DependsContainer,
   DependsEntry,
+  LainletInstance,
   NodeValue,
   Pod,
   PodContainer,
   PodGroup,
 } from './types.js';
+import { z } from 'zod';
 
 type JsonObject = Record<string, unknown>;
 
@@ -166,6 +168,23 @@ export function decodeNode(raw: string): NodeValue | null {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
   assertFiniteNumbers(value);
   return value as NodeValue;
+}
+
+const instanceSchema = z.object({
+  hostname: z.string(),
+  version: z.string(),
+  ip: z.string(),
+  web: z.string(),
+  grpc: z.string(),
+  startedAt: z.string(),
+  revision: z.number().int().nonnegative(),
+});
+
+/** Decodes a `/lain/lainlet/instances/<hostname>` value (written by our own registry: small, so zod). */
+export function decodeInstance(raw: string): LainletInstance {
+  const result = instanceSchema.safeParse(parse(raw, 'lainlet instance'));
+  if (!result.success) throw new Error(`lainlet instance: ${result.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ')}`);
+  return result.data;
 }
 
 /** Go decodes numbers into float64 and refuses those out of its range (JSON.parse gives Infinity). */

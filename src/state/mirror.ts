@@ -5,6 +5,10 @@ import type { Logger } from '../util/log.js';
 import type { StoreChange, StoreKV, StoreSink } from '../store/etcd-store.js';
 import type { ClusterState, Source } from './types.js';
 import { StateIndex } from './state-index.js';
+import { INSTANCES_PREFIX } from '../store/registry.js';
+
+/** Cluster data, as opposed to the lainlet registry's own keys (see ClusterState.dataRevision). */
+const isClusterData = (etcdKey: string) => !etcdKey.startsWith(INSTANCES_PREFIX);
 
 export type ChangeKind = 'put' | 'delete';
 
@@ -58,6 +62,8 @@ export class Mirror implements StoreSink {
     const seen = new Set<string>();
     for (const kv of kvs) {
       seen.add(kv.key);
+      // A deletion leaves no mod_revision behind: one just before the read is not counted.
+      if (isClusterData(kv.key) && kv.modRevision > this.index.dataRevision) this.index.dataRevision = kv.modRevision;
       if (this.modRevisions.get(kv.key) !== kv.modRevision) this.put(kv.key, kv.value, kv.modRevision, set);
     }
     for (const key of [...this.modRevisions.keys()]) {
@@ -72,6 +78,7 @@ export class Mirror implements StoreSink {
   events(changes: StoreChange[], revision: number): void {
     const set = this.newChangeSet(revision);
     for (const c of changes) {
+      if (isClusterData(c.key)) this.index.dataRevision = c.modRevision;
       if (c.type === 'put') this.put(c.key, c.value, c.modRevision, set);
       else this.remove(c.key, set);
     }

@@ -2,8 +2,9 @@
 // auth needs (container IP -> app, IP -> depends services) and the derived containers source.
 // A key's change touches only what was built from that key.
 import { KeyedCollection } from './collections.js';
-import { containersOf, decodeDepends, decodeNode, decodePodGroup, dependsServiceName } from './decode.js';
-import type { ClusterState, ContainerInfo, DependsEntry, NodeValue, PodGroup, Source } from './types.js';
+import { INSTANCES_PREFIX } from '../store/registry.js';
+import { containersOf, decodeDepends, decodeInstance, decodeNode, decodePodGroup, dependsServiceName } from './decode.js';
+import type { ClusterState, ContainerInfo, DependsEntry, LainletInstance, NodeValue, PodGroup, Source } from './types.js';
 
 /** The sources read from etcd (containers are derived from pod groups). */
 export type StoredSource = Exclude<Source, 'containers'>;
@@ -14,6 +15,7 @@ const SOURCE_PREFIXES: ReadonlyArray<readonly [StoredSource, string]> = [
   ['podgroups', '/lain/deployd/pod_groups/'],
   ['depends', '/lain/deployd/depends/pods/'],
   ['nodes', '/lain/nodes/nodes/'],
+  ['lainlets', INSTANCES_PREFIX],
 ];
 
 /** Which source an etcd key feeds and its cache key; undefined for keys lainlet does not serve. */
@@ -35,11 +37,13 @@ export interface SourceChange {
 
 export class StateIndex implements ClusterState {
   revision = 0;
+  dataRevision = 0;
   readonly config = new KeyedCollection<string>();
   readonly podGroups = new KeyedCollection<PodGroup>();
   readonly depends = new KeyedCollection<DependsEntry>();
   readonly nodes = new KeyedCollection<NodeValue>();
   readonly containers = new KeyedCollection<ContainerInfo>();
+  readonly lainlets = new KeyedCollection<LainletInstance>();
 
   /** Container keys each pod group produced, and which pod group a container key came from last. */
   private readonly containerKeysByPodGroup = new Map<string, string[]>();
@@ -91,6 +95,9 @@ export class StateIndex implements ClusterState {
           else this.nodes.set(key, node);
           return [{ source, changedKeys: [key] }];
         }
+        case 'lainlets':
+          this.lainlets.set(key, decodeInstance(rawValue));
+          return [{ source, changedKeys: [key] }];
       }
     } catch (err) {
       return { rejected: `${etcdKey}: ${(err as Error).message}` };
@@ -113,6 +120,8 @@ export class StateIndex implements ClusterState {
         return [{ source, changedKeys: [key] }];
       case 'nodes':
         return this.nodes.delete(key) ? [{ source, changedKeys: [key] }] : null;
+      case 'lainlets':
+        return this.lainlets.delete(key) ? [{ source, changedKeys: [key] }] : null;
     }
   }
 

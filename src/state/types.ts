@@ -2,7 +2,7 @@
 // The mirror (mirror.ts) owns the data; views only read through this interface.
 
 /** The etcd-backed sources, plus `containers`, which is derived from pod groups. */
-export type Source = 'config' | 'podgroups' | 'depends' | 'nodes' | 'containers';
+export type Source = 'config' | 'podgroups' | 'depends' | 'nodes' | 'containers' | 'lainlets';
 
 /** One container of a pod, with the fields lainlet's answers use. */
 export interface PodContainer {
@@ -62,6 +62,20 @@ export type DependsEntry = Map<string, Map<string, { Annotation: string; Contain
 /** A node value: any JSON object, kept as parsed (numbers re-encoded the way Go writes float64). */
 export type NodeValue = Record<string, unknown>;
 
+/** A running lainlet, as it publishes itself under `/lain/lainlet/instances/<hostname>` (src/store/registry.ts). */
+export interface LainletInstance {
+  hostname: string;
+  version: string;
+  /** Its `-ip`. */
+  ip: string;
+  /** Its `-web` and `-grpc.addr` ('' when not serving). */
+  web: string;
+  grpc: string;
+  startedAt: string;
+  /** The revision of the newest cluster data it had applied when it last wrote this (see ClusterState.dataRevision). */
+  revision: number;
+}
+
 /** One entry of the derived containers source. */
 export interface ContainerInfo {
   app: string;
@@ -86,6 +100,11 @@ export interface Collection<T> {
 export interface ClusterState {
   /** The etcd revision this state reflects. */
   readonly revision: number;
+  /**
+   * The revision of the newest change to cluster data (every key but the lainlet registry's,
+   * whose own writes would otherwise make every lainlet look behind the others).
+   */
+  readonly dataRevision: number;
   readonly config: Collection<string>;
   /** Keyed `<app>/<proc full name>`. */
   readonly podGroups: Collection<PodGroup>;
@@ -95,6 +114,8 @@ export interface ClusterState {
   readonly nodes: Collection<NodeValue>;
   /** Keyed `<nodename>/<containerid>` and `<nodeip>/<containerid>`. */
   readonly containers: Collection<ContainerInfo>;
+  /** Live lainlets, keyed by host name. */
+  readonly lainlets: Collection<LainletInstance>;
   /** The app whose pod group has a container with this IP. */
   appByIp(ip: string): string | undefined;
   /** The services (depends key's service part) whose depends entries list this IP, first found first. */

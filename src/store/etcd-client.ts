@@ -3,9 +3,37 @@
 // build time and no .proto parsing at start-up). Not the `etcd3` package: it loses events when
 // it resumes a watch after a reconnect and drops `compact_revision` (see README).
 import * as grpc from '@grpc/grpc-js';
-import { CompactionRequest, DeleteRangeRequest, KVClient, PutRequest, RangeRequest, WatchClient, WatchCreateRequest, type KeyValue, type WatchRequest, type WatchResponse } from './gen/rpc.js';
+import {
+  CompactionRequest,
+  DeleteRangeRequest,
+  KVClient,
+  LeaseClient,
+  LeaseGrantRequest,
+  LeaseRevokeRequest,
+  PutRequest,
+  RangeRequest,
+  WatchCancelRequest,
+  WatchClient,
+  WatchCreateRequest,
+  type KeyValue,
+  type LeaseKeepAliveRequest,
+  type LeaseKeepAliveResponse,
+  type WatchRequest,
+  type WatchResponse,
+} from './gen/rpc.js';
 
-export type { KeyValue, WatchResponse };
+export type { KeyValue, LeaseKeepAliveResponse, WatchResponse };
+
+/** How a range is read: `serializable` may be answered by any member or a proxy's cache. */
+export interface RangeOptions {
+  serializable?: boolean;
+  /** Read at this revision (0: the newest). */
+  revision?: number;
+  /** At most this many keys (0: all); `more` says whether keys were left out. */
+  limit?: number;
+  /** Read `[key, rangeEnd)` instead of the whole prefix (paging). */
+  fromKey?: Buffer;
+}
 
 /** `http://host:port`, `host:port` -> `host:port` for grpc-js. */
 export function normalizeEndpoint(endpoint: string): string {
@@ -44,6 +72,7 @@ export class EtcdClient {
   readonly endpoint: string;
   private readonly kv: KVClient;
   private readonly watchClient: WatchClient;
+  private readonly leaseClient: LeaseClient;
 
   constructor(endpoint: string, opts: EtcdClientOptions = {}) {
     this.endpoint = normalizeEndpoint(endpoint);
@@ -62,6 +91,7 @@ export class EtcdClient {
     this.kv = new KVClient(this.endpoint, creds, channelOptions);
     // Same options and target: grpc-js shares one subchannel (TCP connection) between the two clients.
     this.watchClient = new WatchClient(this.endpoint, creds, channelOptions);
+    this.leaseClient = new LeaseClient(this.endpoint, creds, channelOptions);
   }
 
   /** Every key under `prefix` at the latest revision: one read, no size limit. */
@@ -71,8 +101,23 @@ export class EtcdClient {
     return { revision: res.header?.revision ?? 0, kvs: res.kvs };
   }
 
-  async put(key: string, value: string, timeoutMs = 5_000): Promise<number> {
-    const res = await call(this.kv.put.bind(this.kv), PutRequest.fromPartial({ key: Buffer.from(key), value: Buffer.from(value) }), timeoutMs);
+  /** One page of the keys under `prefix`: a limited, optionally serializable range at a fixed revision. */
+  async rangePage(prefix: string, timeoutMs: number, opts: RangeOptions): Promise<{ revision: number; kvs: KeyValue[]; more: boolean }> {
+    const key = Buffer.from(prefix);
+    const req = RangeRequest.fromPartial({
+      key: opts.fromKey ?? key,
+      rangeEnd: prefixEnd(key),
+      serializable: opts.serializable ?? false,
+      revision: opts.revision ?? 0,
+      limit: opts.limit ?? 0,
+    });
+    const res = await call(this.kv.range.bind(this.kv), req, timeoutMs);
+    return { revision: res.header?.revision ?? 0, kvs: res.kvs, more: res.more };
+  }
+
+  /** Writes a key; with `lease`, the key goes when that lease ends. */
+  async put(key: string, value: string, timeoutMs = 5_000, lease = 0): Promise<number> {
+    const res = await call(this.kv.put.bind(this.kv), PutRequest.fromPartial({ key: Buffer.from(key), value: Buffer.from(value), lease }), timeoutMs);
     return res.header?.revision ?? 0;
   }
 
@@ -87,6 +132,23 @@ export class EtcdClient {
     return res.header?.revision ?? 0;
   }
 
+  /** Grants a lease with our own ID (below 2^53: see rpc.proto); resolves with the TTL granted. */
+  async leaseGrant(id: number, ttlSeconds: number, timeoutMs = 5_000): Promise<number> {
+    const res = await call(this.leaseClient.leaseGrant.bind(this.leaseClient), LeaseGrantRequest.fromPartial({ ID: id, TTL: ttlSeconds }), timeoutMs);
+    if (res.error) throw new Error(`etcd refused lease ${id}: ${res.error}`);
+    return res.TTL;
+  }
+
+  /** Ends a lease now: the keys attached to it are deleted. */
+  async leaseRevoke(id: number, timeoutMs = 5_000): Promise<void> {
+    await call(this.leaseClient.leaseRevoke.bind(this.leaseClient), LeaseRevokeRequest.fromPartial({ ID: id }), timeoutMs);
+  }
+
+  /** A keep-alive stream: write `{ ID }` to renew; each answer carries the TTL left (<= 0: the lease is gone). */
+  leaseKeepAlive(): grpc.ClientDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse> {
+    return this.leaseClient.leaseKeepAlive();
+  }
+
   /** Opens a watch stream over `prefix` from `startRevision`, with progress notifications. */
   watchPrefix(prefix: string, startRevision: number): grpc.ClientDuplexStream<WatchRequest, WatchResponse> {
     const key = Buffer.from(prefix);
@@ -97,9 +159,19 @@ export class EtcdClient {
     return stream;
   }
 
+  /** Asks for a second, short-lived watch on an open stream: the liveness probe (see EtcdStore). */
+  static writeProbeCreate(stream: grpc.ClientDuplexStream<WatchRequest, WatchResponse>, key: string): void {
+    stream.write({ createRequest: WatchCreateRequest.fromPartial({ key: Buffer.from(key) }) });
+  }
+
+  static writeCancel(stream: grpc.ClientDuplexStream<WatchRequest, WatchResponse>, watchId: number): void {
+    stream.write({ cancelRequest: WatchCancelRequest.fromPartial({ watchId }) });
+  }
+
   close(): void {
     this.kv.close();
     this.watchClient.close();
+    this.leaseClient.close();
   }
 }
 

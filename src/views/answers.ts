@@ -1,7 +1,7 @@
 // The answer of every route, as JSON types: what the views build (through `Wire`, see wire.ts)
 // and what `lainlet/client` hands to its callers. One source for both sides.
 // Lists that Go writes as `null` when absent are typed `T[] | null`.
-import type { ContainerInfo } from '../state/types.js';
+import type { ContainerInfo, LainletInstance } from '../state/types.js';
 
 /** `/v2/configwatcher`: config key (below `/lain/config/`) -> raw string value. */
 export type ConfigAnswer = Record<string, string>;
@@ -101,6 +101,9 @@ export interface AppnameAnswer {
 }
 
 /** Route path -> its answer type. */
+/** `/v2/lainlets`: host name -> a live lainlet, with `lag`: revisions of cluster data it is behind the newest one any live lainlet reported. */
+export type LainletsAnswer = Record<string, LainletInstance & { lag: number }>;
+
 export interface RouteAnswers {
   '/v2/configwatcher': ConfigAnswer;
   '/v2/procwatcher': ProcAnswer;
@@ -117,4 +120,5 @@ export interface RouteAnswers {
   '/v2/containers': ContainersAnswer;
   '/v2/localspecquery': LocalspecAnswer;
   '/appname': AppnameAnswer;
+  '/v2/lainlets': LainletsAnswer;
 }

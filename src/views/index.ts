@@ -6,6 +6,7 @@ import { configWatcher } from './configwatcher.js';
 import { containersView } from './containers.js';
 import { coreinfoWatcher } from './coreinfowatcher.js';
 import { dependsView } from './depends.js';
+import { lainletsView } from './lainlets.js';
 import { localspecQuery } from './localspecquery.js';
 import { nodesView } from './nodes.js';
 import { procWatcher } from './procwatcher.js';
@@ -32,6 +33,7 @@ export const views: readonly View[] = [
   containersView,
   localspecQuery,
   appnameView,
+  lainletsView,
 ];
 
 const byPath = new Map(views.map((v) => [v.path, v]));

@@ -46,8 +46,11 @@ export interface KeyValue {
   createRevision: number;
   modRevision: number;
   version: number;
+  /**
+   * lease (6) left out: etcd picks lease IDs beyond 2^53, which would not decode as numbers, and
+   * any leased key under /lain/ (ours or a tool's) travels in our reads and watch events.
+   */
   value: Buffer;
-  lease: number;
 }
 
 export interface Event {
@@ -177,6 +180,40 @@ export interface WatchResponse {
   events: Event[];
 }
 
+/**
+ * Lease IDs: lainlet asks for its own ID (below 2^53, so it stays a JS number); etcd's own
+ * choices are large uint64s.
+ */
+export interface LeaseGrantRequest {
+  TTL: number;
+  ID: number;
+}
+
+export interface LeaseGrantResponse {
+  header: ResponseHeader | undefined;
+  ID: number;
+  TTL: number;
+  error: string;
+}
+
+export interface LeaseRevokeRequest {
+  ID: number;
+}
+
+export interface LeaseRevokeResponse {
+  header: ResponseHeader | undefined;
+}
+
+export interface LeaseKeepAliveRequest {
+  ID: number;
+}
+
+export interface LeaseKeepAliveResponse {
+  header: ResponseHeader | undefined;
+  ID: number;
+  TTL: number;
+}
+
 function createBaseResponseHeader(): ResponseHeader {
   return { revision: 0 };
 }
@@ -233,7 +270,7 @@ export const ResponseHeader: MessageFns<ResponseHeader> = {
 };
 
 function createBaseKeyValue(): KeyValue {
-  return { key: Buffer.alloc(0), createRevision: 0, modRevision: 0, version: 0, value: Buffer.alloc(0), lease: 0 };
+  return { key: Buffer.alloc(0), createRevision: 0, modRevision: 0, version: 0, value: Buffer.alloc(0) };
 }
 
 export const KeyValue: MessageFns<KeyValue> = {
@@ -252,9 +289,6 @@ export const KeyValue: MessageFns<KeyValue> = {
     }
     if (message.value.length !== 0) {
       writer.uint32(42).bytes(message.value);
-    }
-    if (message.lease !== 0) {
-      writer.uint32(48).int64(message.lease);
     }
     return writer;
   },
@@ -312,14 +346,6 @@ export const KeyValue: MessageFns<KeyValue> = {
             message.value = Buffer.from(reader.bytes());
             continue;
           }
-          case 6: {
-            if (tag !== 48) {
-              break;
-            }
-
-            message.lease = longToNumber(reader.int64());
-            continue;
-          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -342,7 +368,6 @@ export const KeyValue: MessageFns<KeyValue> = {
     message.modRevision = object.modRevision ?? 0;
     message.version = object.version ?? 0;
     message.value = object.value ?? Buffer.alloc(0);
-    message.lease = object.lease ?? 0;
     return message;
   },
 };
@@ -1706,6 +1731,414 @@ export const WatchResponse: MessageFns<WatchResponse> = {
   },
 };
 
+function createBaseLeaseGrantRequest(): LeaseGrantRequest {
+  return { TTL: 0, ID: 0 };
+}
+
+export const LeaseGrantRequest: MessageFns<LeaseGrantRequest> = {
+  encode(message: LeaseGrantRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.TTL !== 0) {
+      writer.uint32(8).int64(message.TTL);
+    }
+    if (message.ID !== 0) {
+      writer.uint32(16).int64(message.ID);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaseGrantRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaseGrantRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.TTL = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.ID = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<LeaseGrantRequest>, I>>(base?: I): LeaseGrantRequest {
+    return LeaseGrantRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LeaseGrantRequest>, I>>(object: I): LeaseGrantRequest {
+    const message = createBaseLeaseGrantRequest();
+    message.TTL = object.TTL ?? 0;
+    message.ID = object.ID ?? 0;
+    return message;
+  },
+};
+
+function createBaseLeaseGrantResponse(): LeaseGrantResponse {
+  return { header: undefined, ID: 0, TTL: 0, error: "" };
+}
+
+export const LeaseGrantResponse: MessageFns<LeaseGrantResponse> = {
+  encode(message: LeaseGrantResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      ResponseHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.ID !== 0) {
+      writer.uint32(16).int64(message.ID);
+    }
+    if (message.TTL !== 0) {
+      writer.uint32(24).int64(message.TTL);
+    }
+    if (message.error !== "") {
+      writer.uint32(34).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaseGrantResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaseGrantResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = ResponseHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.ID = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.TTL = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<LeaseGrantResponse>, I>>(base?: I): LeaseGrantResponse {
+    return LeaseGrantResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LeaseGrantResponse>, I>>(object: I): LeaseGrantResponse {
+    const message = createBaseLeaseGrantResponse();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? ResponseHeader.fromPartial(object.header)
+      : undefined;
+    message.ID = object.ID ?? 0;
+    message.TTL = object.TTL ?? 0;
+    message.error = object.error ?? "";
+    return message;
+  },
+};
+
+function createBaseLeaseRevokeRequest(): LeaseRevokeRequest {
+  return { ID: 0 };
+}
+
+export const LeaseRevokeRequest: MessageFns<LeaseRevokeRequest> = {
+  encode(message: LeaseRevokeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ID !== 0) {
+      writer.uint32(8).int64(message.ID);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaseRevokeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaseRevokeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.ID = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<LeaseRevokeRequest>, I>>(base?: I): LeaseRevokeRequest {
+    return LeaseRevokeRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LeaseRevokeRequest>, I>>(object: I): LeaseRevokeRequest {
+    const message = createBaseLeaseRevokeRequest();
+    message.ID = object.ID ?? 0;
+    return message;
+  },
+};
+
+function createBaseLeaseRevokeResponse(): LeaseRevokeResponse {
+  return { header: undefined };
+}
+
+export const LeaseRevokeResponse: MessageFns<LeaseRevokeResponse> = {
+  encode(message: LeaseRevokeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      ResponseHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaseRevokeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaseRevokeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = ResponseHeader.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<LeaseRevokeResponse>, I>>(base?: I): LeaseRevokeResponse {
+    return LeaseRevokeResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LeaseRevokeResponse>, I>>(object: I): LeaseRevokeResponse {
+    const message = createBaseLeaseRevokeResponse();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? ResponseHeader.fromPartial(object.header)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseLeaseKeepAliveRequest(): LeaseKeepAliveRequest {
+  return { ID: 0 };
+}
+
+export const LeaseKeepAliveRequest: MessageFns<LeaseKeepAliveRequest> = {
+  encode(message: LeaseKeepAliveRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ID !== 0) {
+      writer.uint32(8).int64(message.ID);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaseKeepAliveRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaseKeepAliveRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.ID = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<LeaseKeepAliveRequest>, I>>(base?: I): LeaseKeepAliveRequest {
+    return LeaseKeepAliveRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LeaseKeepAliveRequest>, I>>(object: I): LeaseKeepAliveRequest {
+    const message = createBaseLeaseKeepAliveRequest();
+    message.ID = object.ID ?? 0;
+    return message;
+  },
+};
+
+function createBaseLeaseKeepAliveResponse(): LeaseKeepAliveResponse {
+  return { header: undefined, ID: 0, TTL: 0 };
+}
+
+export const LeaseKeepAliveResponse: MessageFns<LeaseKeepAliveResponse> = {
+  encode(message: LeaseKeepAliveResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      ResponseHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.ID !== 0) {
+      writer.uint32(16).int64(message.ID);
+    }
+    if (message.TTL !== 0) {
+      writer.uint32(24).int64(message.TTL);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaseKeepAliveResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaseKeepAliveResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = ResponseHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.ID = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.TTL = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<LeaseKeepAliveResponse>, I>>(base?: I): LeaseKeepAliveResponse {
+    return LeaseKeepAliveResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LeaseKeepAliveResponse>, I>>(object: I): LeaseKeepAliveResponse {
+    const message = createBaseLeaseKeepAliveResponse();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? ResponseHeader.fromPartial(object.header)
+      : undefined;
+    message.ID = object.ID ?? 0;
+    message.TTL = object.TTL ?? 0;
+    return message;
+  },
+};
+
 export type KVService = typeof KVService;
 export const KVService = {
   range: {
@@ -1845,6 +2278,91 @@ export interface WatchClient extends Client {
 export const WatchClient = makeGenericClientConstructor(WatchService, "etcdserverpb.Watch") as unknown as {
   new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): WatchClient;
   service: typeof WatchService;
+  serviceName: string;
+};
+
+/** The lease calls of the instance registry (src/store/registry.ts). */
+export type LeaseService = typeof LeaseService;
+export const LeaseService = {
+  leaseGrant: {
+    path: "/etcdserverpb.Lease/LeaseGrant" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LeaseGrantRequest): Buffer => Buffer.from(LeaseGrantRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LeaseGrantRequest => LeaseGrantRequest.decode(value),
+    responseSerialize: (value: LeaseGrantResponse): Buffer => Buffer.from(LeaseGrantResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LeaseGrantResponse => LeaseGrantResponse.decode(value),
+  },
+  leaseRevoke: {
+    path: "/etcdserverpb.Lease/LeaseRevoke" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LeaseRevokeRequest): Buffer => Buffer.from(LeaseRevokeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LeaseRevokeRequest => LeaseRevokeRequest.decode(value),
+    responseSerialize: (value: LeaseRevokeResponse): Buffer => Buffer.from(LeaseRevokeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LeaseRevokeResponse => LeaseRevokeResponse.decode(value),
+  },
+  leaseKeepAlive: {
+    path: "/etcdserverpb.Lease/LeaseKeepAlive" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: LeaseKeepAliveRequest): Buffer =>
+      Buffer.from(LeaseKeepAliveRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LeaseKeepAliveRequest => LeaseKeepAliveRequest.decode(value),
+    responseSerialize: (value: LeaseKeepAliveResponse): Buffer =>
+      Buffer.from(LeaseKeepAliveResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LeaseKeepAliveResponse => LeaseKeepAliveResponse.decode(value),
+  },
+} as const;
+
+export interface LeaseServer extends UntypedServiceImplementation {
+  leaseGrant: handleUnaryCall<LeaseGrantRequest, LeaseGrantResponse>;
+  leaseRevoke: handleUnaryCall<LeaseRevokeRequest, LeaseRevokeResponse>;
+  leaseKeepAlive: handleBidiStreamingCall<LeaseKeepAliveRequest, LeaseKeepAliveResponse>;
+}
+
+export interface LeaseClient extends Client {
+  leaseGrant(
+    request: LeaseGrantRequest,
+    callback: (error: ServiceError | null, response: LeaseGrantResponse) => void,
+  ): ClientUnaryCall;
+  leaseGrant(
+    request: LeaseGrantRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LeaseGrantResponse) => void,
+  ): ClientUnaryCall;
+  leaseGrant(
+    request: LeaseGrantRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LeaseGrantResponse) => void,
+  ): ClientUnaryCall;
+  leaseRevoke(
+    request: LeaseRevokeRequest,
+    callback: (error: ServiceError | null, response: LeaseRevokeResponse) => void,
+  ): ClientUnaryCall;
+  leaseRevoke(
+    request: LeaseRevokeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LeaseRevokeResponse) => void,
+  ): ClientUnaryCall;
+  leaseRevoke(
+    request: LeaseRevokeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LeaseRevokeResponse) => void,
+  ): ClientUnaryCall;
+  leaseKeepAlive(): ClientDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>;
+  leaseKeepAlive(options: Partial<CallOptions>): ClientDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>;
+  leaseKeepAlive(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>;
+}
+
+export const LeaseClient = makeGenericClientConstructor(LeaseService, "etcdserverpb.Lease") as unknown as {
+  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): LeaseClient;
+  service: typeof LeaseService;
   serviceName: string;
 };
 

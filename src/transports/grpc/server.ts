@@ -91,8 +91,8 @@ export function apiVersion(version: string): string {
   return m ? `${m[1]}.${m[2]}` : 'unknown';
 }
 
-/** Lainlet.Status reports per source under the Go watcher names. */
-const WATCHER_NAMES: Record<Source, string> = {
+/** Lainlet.Status reports per source under the Go watcher names (Go had no lainlet registry). */
+const WATCHER_NAMES: Record<Exclude<Source, 'lainlets'>, string> = {
   config: 'configwatcher',
   containers: 'containerwatcher',
   podgroups: 'podgroupwatcher',
@@ -207,7 +207,7 @@ export async function startGrpcTransport(deps: GrpcDeps, listen: GrpcListen): Pr
     const counts = deps.hub.watcherCounts();
     const state = deps.state();
     const last = deps.lastUpdate?.() ?? { at: null, revision: state.revision };
-    const sizes: Record<Source, number> = {
+    const sizes: Record<Exclude<Source, 'lainlets'>, number> = {
       config: state.config.size,
       containers: state.containers.size,
       podgroups: state.podGroups.size,
@@ -215,7 +215,7 @@ export async function startGrpcTransport(deps: GrpcDeps, listen: GrpcListen): Pr
       nodes: state.nodes.size,
     };
     const status: Record<string, WatcherStatus> = {};
-    for (const source of Object.keys(WATCHER_NAMES) as Source[]) {
+    for (const source of Object.keys(WATCHER_NAMES) as Array<keyof typeof WATCHER_NAMES>) {
       const receivers = views.filter((v) => v.sources.includes(source)).reduce((n, v) => n + (counts[v.path] ?? 0), 0);
       status[WATCHER_NAMES[source]] = {
         numReceivers: receivers,
