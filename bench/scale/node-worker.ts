@@ -4,7 +4,7 @@
 // counts and, while recording, notes when each pod-group write arrived.
 import { EtcdStore, type StoreSink } from '../../src/store/etcd-store.js';
 import { pino } from 'pino';
-import { startNodeRegistry, type NodeRegistry } from './registry.js';
+import { isClusterData, startNodeRegistry, type NodeRegistry } from './registry.js';
 import type { NodeSpec, WorkerReply, WorkerRequest, WorkerStats } from './protocol.js';
 
 const POD_GROUP_PREFIX = '/lain/deployd/pod_groups/';
@@ -24,11 +24,14 @@ class SimNode {
   running: Promise<void>;
   /** The revision of what this node has applied. */
   revision = 0;
+  /** The newest cluster data (not registry keys) it has applied: what its registry key publishes. */
+  dataRevision = 0;
   snapshotted = false;
   /** When it was first synced (snapshot applied, watch open, at or past `minRevision`) since its (re)start. */
   syncedAt = NaN;
   keys = 0;
   events = 0;
+  private closed = false;
 
   constructor(
     readonly index: number,
@@ -41,11 +44,15 @@ class SimNode {
       snapshot: (kvs, revision) => {
         this.keys = kvs.length;
         this.revision = revision;
+        this.dataRevision = kvs.reduce((max, kv) => (isClusterData(kv.key) ? Math.max(max, kv.modRevision) : max), 0);
         this.snapshotted = true;
+        // As the daemon: registered from the first snapshot on (before it, the revision it would publish says nothing).
+        if (withRegistry && !this.registry && !this.closed) this.registry = startNodeRegistry(spec, logger, () => this.dataRevision);
       },
       events: (changes, revision) => {
         this.revision = revision;
         this.events += changes.length;
+        for (const c of changes) if (isClusterData(c.key)) this.dataRevision = c.modRevision;
         if (!this.recorder.on) return;
         const t = now();
         for (const c of changes) if (c.key.startsWith(POD_GROUP_PREFIX)) this.recorder.add(this.index, c.modRevision, t);
@@ -53,7 +60,6 @@ class SimNode {
     };
     this.store = new EtcdStore({ endpoints: [spec.endpoint], prefix: '/lain/', logger }, sink);
     this.running = this.store.run();
-    this.registry = withRegistry ? startNodeRegistry(spec, logger, () => this.revision) : undefined;
   }
 
   poll(t: number): void {
@@ -62,6 +68,7 @@ class SimNode {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.store.close();
     await Promise.all([this.running, this.registry?.close()]);
   }
