@@ -80,7 +80,7 @@ test('direct: etcd holds one watch stream per node and per full lainlet', () => 
   assert.ok(direct.idle.watchStreams >= NODES + LAINLETS, context());
 });
 
-test('through proxies: etcd holds the proxies' own streams plus at most one per proxy, whatever the number of nodes', () => {
+test("through proxies: etcd holds the proxies' own streams plus at most one per proxy, whatever the number of nodes", () => {
   const own = proxied.baseline.watchStreams;
   assert.ok(own <= PROXIES, context());
   assert.ok(proxied.idle.watchStreams - own <= PROXIES, context());
