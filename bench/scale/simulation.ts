@@ -16,7 +16,7 @@ import { pct } from '../context.js';
 import { BenchEtcd } from '../etcd.js';
 import { getOnce } from '../measure-start.js';
 import { fillTemplate, now, Target } from '../target.js';
-import { delta, readEtcdFigures, RssSampler, type EtcdFigures } from './etcd-metrics.js';
+import { delta, readEtcdFigures, readProxyFigures, RssSampler, type EtcdFigures, type ProxyFigures } from './etcd-metrics.js';
 import { GrpcProxy, own } from './processes.js';
 import type { NodeSpec, WorkerStats } from './protocol.js';
 import { NodeWorker } from './workers.js';
@@ -71,6 +71,10 @@ export interface TopologyResult {
     cpuPct: number;
     rssBytes: number;
     registered: number;
+    /** Through proxies: etcd watchers beyond the proxies' own, per proxy (1 when a proxy merged all its nodes' watches). */
+    etcdWatchersPerProxy?: number;
+    /** Through proxies: client watchers the proxies serve from shared etcd watches. */
+    proxyWatchersCoalescing?: number;
   };
   steady: {
     writes: number;
@@ -97,6 +101,8 @@ export interface TopologyResult {
     watchStreams: number;
     watchers: number;
   };
+  /** Watch re-opens (and other store reconnects) of all nodes between the first start and the storm: 0 when liveness works. */
+  reconnectsBeforeStorm: number;
   storm: StormFigures;
   peakRssBytes: number;
   cpuSeconds: number;
@@ -118,6 +124,9 @@ export interface StormFigures {
   watchStreamsAfter: number;
   watchersAfter: number;
   reconnects: number;
+  /** Through proxies: serializable reads the proxies answered from their caches / passed on. */
+  proxyCacheHits?: number;
+  proxyCacheMisses?: number;
 }
 
 export interface ScaleResults {
@@ -184,6 +193,7 @@ async function runTopology(opts: ScaleOptions, topology: Topology): Promise<Topo
       log(`${proxies.length} grpc-proxies: ${proxies.map((p) => p.endpoint).join(', ')}`);
     }
     const endpointFor = (i: number) => (proxies.length ? proxies[i % proxies.length].endpoint : etcd.endpoint);
+    const probe = { etcdUrl: etcd.url, proxies: proxies.map((p) => p.endpoint) };
     await sleep(500);
     const f0 = await readEtcdFigures(etcd.url);
     const fullReadBytes = await measureFullRead(etcd);
@@ -209,13 +219,16 @@ async function runTopology(opts: ScaleOptions, topology: Topology): Promise<Topo
     const workers = Array.from({ length: Math.min(opts.workers, opts.nodes) }, (_, w) => new NodeWorker(`node worker ${w}`));
     started.push(...workers);
     const specsOf = workers.map(() => [] as NodeSpec[]);
-    for (let i = 0; i < opts.nodes; i++) specsOf[i % workers.length].push({ host: `sim-node-${i}`, endpoint: endpointFor(i) });
-    const coldF = await readEtcdFigures(etcd.url);
+    for (let i = 0; i < opts.nodes; i++) {
+      const host = `sim-node-${i}`;
+      specsOf[i % workers.length].push({ host, endpoint: ownConnection(host, endpointFor(i)) });
+    }
+    const coldF = await readFigures(probe);
     stormRss.reset();
     const coldT0 = now();
     let minRevision = await gateway.getRevision();
     await Promise.all(workers.map((w, i) => w.call({ type: 'start', nodes: specsOf[i], registry: opts.registry, minRevision })));
-    const coldStart = await awaitStorm(etcd, workers, coldT0, coldF, stormRss, fullReadBytes, opts.syncTimeoutMs);
+    const coldStart = await awaitStorm(probe, workers, coldT0, coldF, stormRss, fullReadBytes, opts.syncTimeoutMs);
     log(`cold start: ${coldStart.synced}/${coldStart.nodes} synced in ${coldStart.allSyncedMs} ms; etcd sent ${mb(coldStart.sentBytes)}, ${coldStart.rangeCalls} Range calls`);
     if (coldStart.synced < opts.nodes) errors.push(`cold start: only ${coldStart.synced}/${opts.nodes} nodes synced within ${opts.syncTimeoutMs} ms`);
 
@@ -223,7 +236,7 @@ async function runTopology(opts: ScaleOptions, topology: Topology): Promise<Topo
     await sleep(Math.min(3_000, opts.idleSeconds * 500));
     const i0 = await readEtcdFigures(etcd.url);
     await sleep(opts.idleSeconds * 1000);
-    const i1 = await readEtcdFigures(etcd.url);
+    const { etcd: i1, proxy: pi1 } = await readFigures(probe);
     const di = delta(i0, i1);
     const idleStats = await allStats(workers);
     const idle = {
@@ -236,6 +249,8 @@ async function runTopology(opts: ScaleOptions, topology: Topology): Promise<Topo
       cpuPct: Math.round((di.cpuSeconds / di.seconds) * 100),
       rssBytes: i1.rssBytes,
       registered: idleStats.reduce((a, s) => a + s.registered, 0),
+      etcdWatchersPerProxy: proxies.length ? round((i1.watchers - f0.watchers) / proxies.length, 1) : undefined,
+      proxyWatchersCoalescing: pi1?.watchersCoalescing,
     };
     log(`idle: etcd holds ${idle.watchStreams} watch streams, ${idle.watchers} watchers; ${idle.leaseKeepAlivesPerSec} lease keep-alives/s; ${kb(idle.sentBytesPerSec)}/s sent; CPU ${idle.cpuPct}%`);
 
@@ -243,12 +258,13 @@ async function runTopology(opts: ScaleOptions, topology: Topology): Promise<Topo
 
     // Restart storm: every node closes (revoking its lease) and starts again, all at once.
     await sleep(1_000);
-    const s0 = await readEtcdFigures(etcd.url);
+    const reconnectsBeforeStorm = (await allStats(workers)).reduce((a, s) => a + s.reconnects, 0);
+    const s0 = await readFigures(probe);
     stormRss.reset();
     const stormT0 = now();
     minRevision = await gateway.getRevision();
     await Promise.all(workers.map((w) => w.call({ type: 'restart', minRevision })));
-    const storm = await awaitStorm(etcd, workers, stormT0, s0, stormRss, fullReadBytes, opts.syncTimeoutMs);
+    const storm = await awaitStorm(probe, workers, stormT0, s0, stormRss, fullReadBytes, opts.syncTimeoutMs);
     log(`storm: ${storm.synced}/${storm.nodes} synced in ${storm.allSyncedMs} ms (p50 ${storm.p50SyncedMs}); etcd sent ${mb(storm.sentBytes)} (${storm.sentOverFullReads} full reads), ${storm.rangeCalls} Range calls, peak RSS ${mb(storm.peakRssBytes)}`);
     if (storm.synced < opts.nodes) errors.push(`restart storm: only ${storm.synced}/${opts.nodes} nodes synced within ${opts.syncTimeoutMs} ms`);
 
@@ -262,6 +278,7 @@ async function runTopology(opts: ScaleOptions, topology: Topology): Promise<Topo
       coldStart,
       idle,
       steady,
+      reconnectsBeforeStorm,
       storm,
       peakRssBytes: peakRss.peak(),
       cpuSeconds: round(fEnd.cpuSeconds, 2),
@@ -275,6 +292,15 @@ async function runTopology(opts: ScaleOptions, topology: Topology): Promise<Topo
     await etcd.stop();
     unownEtcd();
   }
+}
+
+/**
+ * The node's endpoint as a target of its own, so that each node has its own TCP connection as on
+ * separate machines: grpc-js shares one connection between channels of the same target (and a
+ * worker holds hundreds of nodes), and its ipv4 resolver ignores the authority part.
+ */
+function ownConnection(host: string, endpoint: string): string {
+  return `ipv4://${host}/${endpoint}`;
 }
 
 /** Bytes etcd sends for one Range of the whole prefix: the unit of "full reads' worth". */
@@ -315,11 +341,30 @@ async function allStats(workers: NodeWorker[], timeoutMs?: number): Promise<Work
   return Promise.all(workers.map((w) => w.stats(timeoutMs === undefined ? { type: 'stats' } : { type: 'await-synced', timeoutMs })));
 }
 
+interface Probe {
+  etcdUrl: string;
+  proxies: string[];
+}
+
+/** etcd's figures, and the proxies' (if any). */
+async function readFigures(probe: Probe): Promise<{ etcd: EtcdFigures; proxy?: ProxyFigures }> {
+  const [etcd, proxy] = await Promise.all([readEtcdFigures(probe.etcdUrl), probe.proxies.length ? readProxyFigures(probe.proxies) : undefined]);
+  return { etcd, proxy };
+}
+
 /** Waits for every node to be synced after a (re)start at `t0`, and reads what it cost etcd. */
-async function awaitStorm(etcd: BenchEtcd, workers: NodeWorker[], t0: number, before: EtcdFigures, rss: RssSampler, fullReadBytes: number, timeoutMs: number): Promise<StormFigures> {
+async function awaitStorm(
+  probe: Probe,
+  workers: NodeWorker[],
+  t0: number,
+  before: { etcd: EtcdFigures; proxy?: ProxyFigures },
+  rss: RssSampler,
+  fullReadBytes: number,
+  timeoutMs: number,
+): Promise<StormFigures> {
   const stats = await allStats(workers, timeoutMs);
-  const after = await readEtcdFigures(etcd.url);
-  const d = delta(before, after);
+  const after = await readFigures(probe);
+  const d = delta(before.etcd, after.etcd);
   const times = stats.flatMap((s) => s.syncedAt.filter((t) => !Number.isNaN(t)).map((t) => t - t0)).sort((a, b) => a - b);
   return {
     nodes: stats.reduce((a, s) => a + s.nodes, 0),
@@ -331,9 +376,11 @@ async function awaitStorm(etcd: BenchEtcd, workers: NodeWorker[], t0: number, be
     rangeCalls: d.rangeCalls,
     cpuSeconds: d.cpuSeconds,
     peakRssBytes: rss.peak(),
-    watchStreamsAfter: after.watchStreams,
-    watchersAfter: after.watchers,
+    watchStreamsAfter: after.etcd.watchStreams,
+    watchersAfter: after.etcd.watchers,
     reconnects: stats.reduce((a, s) => a + s.reconnects, 0),
+    proxyCacheHits: after.proxy && before.proxy && after.proxy.cacheHits - before.proxy.cacheHits,
+    proxyCacheMisses: after.proxy && before.proxy && after.proxy.cacheMisses - before.proxy.cacheMisses,
   };
 }
 
