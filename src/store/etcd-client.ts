@@ -31,8 +31,6 @@ export interface RangeOptions {
   revision?: number;
   /** At most this many keys (0: all); `more` says whether keys were left out. */
   limit?: number;
-  /** Read `[key, rangeEnd)` instead of the whole prefix (paging). */
-  fromKey?: Buffer;
 }
 
 /** `http://host:port`, `host:port` -> `host:port` for grpc-js. */
@@ -101,16 +99,9 @@ export class EtcdClient {
     return { revision: res.header?.revision ?? 0, kvs: res.kvs };
   }
 
-  /** One page of the keys under `prefix`: a limited, optionally serializable range at a fixed revision. */
-  async rangePage(prefix: string, timeoutMs: number, opts: RangeOptions): Promise<{ revision: number; kvs: KeyValue[]; more: boolean }> {
-    const key = Buffer.from(prefix);
-    const req = RangeRequest.fromPartial({
-      key: opts.fromKey ?? key,
-      rangeEnd: prefixEnd(key),
-      serializable: opts.serializable ?? false,
-      revision: opts.revision ?? 0,
-      limit: opts.limit ?? 0,
-    });
+  /** One page of `[key, rangeEnd)`: a limited, optionally serializable range, at a fixed revision when given. */
+  async rangePage(key: Buffer, rangeEnd: Buffer, timeoutMs: number, opts: RangeOptions): Promise<{ revision: number; kvs: KeyValue[]; more: boolean }> {
+    const req = RangeRequest.fromPartial({ key, rangeEnd, serializable: opts.serializable ?? false, revision: opts.revision ?? 0, limit: opts.limit ?? 0 });
     const res = await call(this.kv.range.bind(this.kv), req, timeoutMs);
     return { revision: res.header?.revision ?? 0, kvs: res.kvs, more: res.more };
   }

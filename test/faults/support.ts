@@ -1,9 +1,13 @@
 // Shared pieces of the fault suite: the sample cluster, a writer that changes it, and the
-// convergence check ("every watcher's last answer equals a GET of the same query").
+// convergence check ("every watcher's last answer equals what etcd holds", read from etcd).
 import assert from 'node:assert/strict';
+import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EtcdHttp, loadSampleCluster, writeCluster, type ClusterSnapshot } from '../helpers/etcd.js';
 import { get, watch, type SseWatch } from '../helpers/lainlet.js';
+import { StateIndex } from '../../src/state/state-index.js';
+import { findView } from '../../src/views/index.js';
+import { ViewError, type NodeContext } from '../../src/views/types.js';
 
 export const HELLO_WEB = '/lain/deployd/pod_groups/hello/hello.web.web';
 
@@ -65,22 +69,100 @@ export function lastAnswer(w: SseWatch): string | undefined {
   return undefined;
 }
 
-/** Waits until every watcher's last answer equals a GET of its query; returns the ms it took. */
-export async function converge(port: number, watchers: Watcher[], timeoutMs: number): Promise<number> {
-  const started = Date.now();
-  const answers = new Map<string, string>();
-  for (;;) {
-    answers.clear();
-    for (const { path } of watchers) {
-      if (!answers.has(path)) answers.set(path, (await get(port, path)).body);
+/**
+ * What etcd holds, as lainlet answers: one read of the `/lain/` prefix over etcd's JSON
+ * gateway (not lainlet's store, not its gRPC client), fed into a fresh state index, each query
+ * rendered by its view for a local caller. This is what a freshly started lainlet on the same
+ * etcd would answer; the fault tests converge on it, never on the lainlet under test.
+ */
+export class EtcdTruth {
+  private readonly http: EtcdHttp;
+  private readonly node: NodeContext;
+  private read: { revision: number; state: StateIndex } | undefined;
+
+  /** `endpoint`: any etcd client URL (`127.0.0.1:PORT`); read it directly, not through a cache. */
+  constructor(endpoint: string, node: Partial<NodeContext> = {}) {
+    this.http = new EtcdHttp(endpoint);
+    this.node = { nodeIp: '127.0.0.1', hostname: hostname(), noAuth: false, ...node };
+  }
+
+  /** etcd's current revision and the answer to each query (`HTTP <status>: <message>` for an error). */
+  async answers(paths: Iterable<string>): Promise<{ revision: number; answers: Map<string, string> }> {
+    const revision = await this.http.getRevision();
+    if (this.read?.revision !== revision) {
+      const kvs = await this.http.getPrefix('/lain/');
+      const state = new StateIndex();
+      for (const [key, value] of Object.entries(kvs)) state.put(key, value);
+      // A write between the two requests only makes the next call read again.
+      state.revision = revision;
+      this.read = { revision, state };
     }
-    const behind = watchers.filter(({ path, w }) => lastAnswer(w) !== answers.get(path));
+    const { state } = this.read;
+    const answers = new Map<string, string>();
+    for (const path of paths) if (!answers.has(path)) answers.set(path, this.answer(state, path));
+    return { revision, answers };
+  }
+
+  private answer(state: StateIndex, path: string): string {
+    const url = new URL(path, 'http://lainlet');
+    const view = findView(url.pathname);
+    if (!view) throw new Error(`EtcdTruth: no view for ${path}`);
+    try {
+      const key = view.key({ params: url.searchParams, callerIp: '127.0.0.1' }, state, this.node);
+      const json = view.render(key, state, this.node);
+      return typeof json === 'string' ? json : json.toString('utf8');
+    } catch (err) {
+      if (err instanceof ViewError) return `HTTP ${err.status}: ${err.message}`;
+      throw err;
+    }
+  }
+}
+
+export interface ConvergeOptions {
+  /** The etcd to compare with (an endpoint, read directly, or an EtcdTruth). */
+  etcd: string | EtcdTruth;
+  /** Also require this lainlet's GET answers to equal etcd's. */
+  lainletPort?: number;
+  timeoutMs: number;
+}
+
+/**
+ * Waits until every watcher's last answer (and, with `lainletPort`, every GET of the watched
+ * queries) equals the answer computed from a fresh read of etcd; returns the ms it took.
+ */
+export async function converge(watchers: Watcher[], opts: ConvergeOptions): Promise<number> {
+  const truth = typeof opts.etcd === 'string' ? new EtcdTruth(opts.etcd) : opts.etcd;
+  const started = Date.now();
+  for (;;) {
+    const { revision, answers } = await truth.answers(watchers.map(({ path }) => path));
+    const behind: string[] = [];
+    for (const { path, w } of watchers) {
+      const got = lastAnswer(w);
+      if (got !== answers.get(path)) behind.push(`watch ${path}: ${difference(got ?? '(no answer)', answers.get(path)!)}`);
+    }
+    let compared = watchers.length;
+    if (opts.lainletPort !== undefined) {
+      compared += answers.size;
+      for (const [path, expected] of answers) {
+        const got = await get(opts.lainletPort, path);
+        const body = got.status === 200 ? got.body : `HTTP ${got.status}: ${got.body}`;
+        if (body !== expected) behind.push(`GET ${path}: ${difference(body, expected)}`);
+      }
+    }
     if (behind.length === 0) return Date.now() - started;
-    if (Date.now() - started > timeoutMs) {
-      assert.fail(`${behind.length} of ${watchers.length} watchers not converged after ${timeoutMs} ms, e.g. ${behind[0].path}`);
+    if (Date.now() - started > opts.timeoutMs) {
+      assert.fail(`${behind.length} of ${compared} answers (watches and GETs) differ from etcd at revision ${revision} after ${opts.timeoutMs} ms, e.g. ${behind[0]}`);
     }
     await sleep(50);
   }
+}
+
+/** Where two answers part, for a failure message. */
+function difference(got: string, expected: string): string {
+  let i = 0;
+  while (i < got.length && got[i] === expected[i]) i++;
+  const at = Math.max(0, i - 40);
+  return `differs at byte ${i}: got ...${got.slice(at, i + 80)}... expected ...${expected.slice(at, i + 80)}...`;
 }
 
 /** Per watcher: still open, ids only grow, and no empty answer was ever sent after a non-empty one. */

@@ -1,11 +1,21 @@
 // A loopback TCP proxy that a test can cut and restore: "lainlet cut off from etcd" without
-// touching etcd itself.
+// touching etcd itself. It can also cut in the middle of what the server is sending
+// (cutAfter): the client then holds the first bytes of a response and never the rest.
 import net from 'node:net';
 import { once } from 'node:events';
+
+interface PendingCut {
+  /** Server-to-client bytes still allowed through before the cut. */
+  remaining: number;
+  done: () => void;
+}
 
 export class TcpProxy {
   private readonly sockets = new Set<net.Socket>();
   private cut = false;
+  private pendingCut: PendingCut | null = null;
+  /** How many times a cutAfter() cut happened. */
+  midStreamCuts = 0;
   private constructor(private readonly server: net.Server) {}
 
   get port(): number {
@@ -21,7 +31,22 @@ export class TcpProxy {
         s.on('close', () => proxy.sockets.delete(s));
         s.on('error', () => {});
       }
-      client.pipe(upstream).pipe(client);
+      client.pipe(upstream);
+      // Server to client by hand, to count the bytes for cutAfter().
+      upstream.on('data', (chunk: Buffer) => {
+        const pending = proxy.pendingCut;
+        if (pending && chunk.length >= pending.remaining) {
+          client.write(chunk.subarray(0, pending.remaining), () => proxy.cutNow());
+          upstream.pause();
+          return;
+        }
+        if (pending) pending.remaining -= chunk.length;
+        if (!client.write(chunk)) {
+          upstream.pause();
+          client.once('drain', () => upstream.resume());
+        }
+      });
+      upstream.on('end', () => client.end());
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
@@ -43,6 +68,25 @@ export class TcpProxy {
 
   restore(): void {
     this.cut = false;
+  }
+
+  /**
+   * Lets `bytes` more bytes travel from the server to the client, then drops every connection
+   * (new ones are accepted). Resolves when the cut has happened.
+   */
+  cutAfter(bytes: number): Promise<void> {
+    return new Promise<void>((done) => {
+      this.pendingCut = { remaining: bytes, done };
+    });
+  }
+
+  private cutNow(): void {
+    const pending = this.pendingCut;
+    if (!pending) return;
+    this.pendingCut = null;
+    this.midStreamCuts++;
+    for (const s of this.sockets) s.destroy();
+    pending.done();
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
-// The store layer against a real etcd: one snapshot, one watch, no event lost across an etcd
-// restart, and a single re-read when etcd compacted past our revision.
+// The store layer against a real etcd: one snapshot, one watch, every event exactly once across
+// an etcd restart and a watch response cut mid-way, and a single re-read when etcd compacted
+// past our revision.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { EtcdProcess } from '../../src/demo/etcd-process.js';
@@ -7,6 +8,13 @@ import { EtcdClient } from '../../src/store/etcd-client.js';
 import { EtcdStore, type StoreChange, type StoreKV, type StoreSink } from '../../src/store/etcd-store.js';
 import { silentLogger } from '../../src/util/log.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
+
+interface Delivered {
+  type: 'put' | 'delete';
+  key: string;
+  value: string;
+  modRevision: number;
+}
 
 /** Keeps what the store delivered as a plain map, and counts snapshots. */
 class RecordingSink implements StoreSink {
@@ -26,6 +34,57 @@ class RecordingSink implements StoreSink {
     }
     this.revision = revision;
   }
+}
+
+/** Every event the store delivered, in delivery order (duplicates kept: they are the bug to see). */
+class EventLog implements StoreSink {
+  readonly delivered: Delivered[] = [];
+  snapshots = 0;
+  snapshotRevision = 0;
+  /** Called once, on the next events() call. */
+  onNextEvents: (() => void) | null = null;
+  snapshot(_kvs: StoreKV[], revision: number) {
+    this.snapshots++;
+    this.snapshotRevision = revision;
+  }
+  events(changes: StoreChange[]) {
+    for (const { type, key, value, modRevision } of changes) this.delivered.push({ type, key, value, modRevision });
+    const hook = this.onNextEvents;
+    this.onNextEvents = null;
+    hook?.();
+  }
+  get lastRevision(): number {
+    return this.delivered.at(-1)?.modRevision ?? 0;
+  }
+}
+
+/** etcd's own history of `prefix` from `fromRevision` through `toRevision`, read by a fresh watch. */
+async function history(endpoint: string, prefix: string, fromRevision: number, toRevision: number): Promise<Delivered[]> {
+  const client = new EtcdClient(endpoint);
+  const stream = client.watchPrefix(prefix, fromRevision);
+  const out: Delivered[] = [];
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`history replay: only ${out.length} events within 20 s`)), 20_000);
+      stream.on('error', reject);
+      stream.on('data', (res: { events: Array<{ type: number; kv?: { key: Buffer; value: Buffer; modRevision: number } }> }) => {
+        for (const e of res.events) {
+          if (!e.kv) continue;
+          const removed = e.type === 1;
+          out.push({ type: removed ? 'delete' : 'put', key: e.kv.key.toString(), value: removed ? '' : e.kv.value.toString(), modRevision: e.kv.modRevision });
+        }
+        if ((out.at(-1)?.modRevision ?? 0) >= toRevision) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+  } finally {
+    stream.on('error', () => {});
+    stream.cancel();
+    client.close();
+  }
+  return out;
 }
 
 async function until(cond: () => boolean, timeoutMs: number, what: string) {
@@ -98,6 +157,72 @@ test('cut off while etcd compacts past our revision: one re-read, then the diffe
     assert.equal(store.status().compactionsSeen, 1);
     assert.deepEqual([...sink.data.keys()].sort(), Array.from({ length: 20 }, (_, i) => `/lain/compact/${i + 10}`).sort());
     for (const v of sink.data.values()) assert.equal(v, 'new');
+  } finally {
+    store.close();
+    await running;
+    await proxy.close();
+  }
+});
+
+test('resume revision: an etcd restart mid-burst and a catch-up response cut mid-way deliver every event exactly once, in order, as etcd history replays it', { timeout: 120_000 }, async () => {
+  const prefix = '/lain/resume/';
+  const proxy = await TcpProxy.start('127.0.0.1', etcd.clientPort);
+  const sink = new EventLog();
+  const store = new EtcdStore({ endpoints: [proxy.endpoint], prefix, logger: silentLogger }, sink);
+  const running = store.run();
+  let written = 0;
+  let lastRevision = 0;
+  /** Writes keys first..last-1 (50 keys, each value unique), `workers` at a time; retries through an etcd restart. */
+  const burst = async (first: number, last: number, workers = 1) => {
+    let next = first;
+    const worker = async () => {
+      while (next < last) {
+        const i = next++;
+        for (;;) {
+          try {
+            lastRevision = Math.max(lastRevision, await writer.put(`${prefix}${i % 50}`, `v${i}`, 2_000));
+            break;
+          } catch {
+            await new Promise((r) => setTimeout(r, 50)); // etcd restarting: the write may or may not have landed; history tells
+          }
+        }
+        written++;
+      }
+    };
+    await Promise.all(Array.from({ length: workers }, worker));
+  };
+  try {
+    await until(() => sink.snapshots === 1 && store.status().state === 'connected', 10_000, 'watch');
+    const fromRevision = sink.snapshotRevision + 1;
+
+    // 1. etcd restarts while the burst is in flight and the store is watching it live.
+    const live = burst(0, 600);
+    await until(() => written >= 300, 20_000, '300 writes');
+    await etcd.restart();
+    await live;
+    await until(() => sink.lastRevision >= lastRevision, 20_000, 'the store to catch up after the restart');
+
+    // 2. Cut off while 2,500 more revisions pile up: etcd replays them in batches of at most
+    // 1,000 revisions, each with a header revision ahead of its last event.
+    proxy.disconnect();
+    await burst(600, 3_100, 8);
+    // 3. Back: once the first catch-up batch is applied, the next response is cut after 200 bytes.
+    let cut: Promise<void> | undefined;
+    sink.onNextEvents = () => (cut = proxy.cutAfter(200));
+    proxy.restore();
+    await until(() => cut !== undefined, 20_000, 'the first catch-up batch');
+    await Promise.race([cut, new Promise((_, reject) => setTimeout(() => reject(new Error('no cut within 10 s')), 10_000))]);
+    await burst(3_100, 3_300);
+    await until(() => sink.lastRevision >= lastRevision, 30_000, `the store to reach revision ${lastRevision}`);
+
+    const expected = await history(etcd.endpoint, prefix, fromRevision, lastRevision);
+    assert.ok(expected.length >= 3_300, `etcd's history holds every write (${expected.length})`);
+    assert.equal(proxy.midStreamCuts, 1, 'a response was cut mid-way');
+    assert.ok(store.status().reconnects >= 2, `reconnected after the restart and after the cut (${store.status().reconnects})`);
+    assert.equal(sink.snapshots, 1, 'resumed from history, never re-read');
+    assert.equal(sink.delivered.length, expected.length, `events delivered: ${sink.delivered.length}, written: ${expected.length}`);
+    const firstWrong = sink.delivered.findIndex((e, i) => e.modRevision !== expected[i].modRevision || e.key !== expected[i].key || e.value !== expected[i].value);
+    assert.equal(firstWrong, -1, `event ${firstWrong} differs: got ${JSON.stringify(sink.delivered[firstWrong])}, etcd has ${JSON.stringify(expected[firstWrong])}`);
   } finally {
     store.close();
     await running;
