@@ -135,29 +135,3 @@ export class RssSampler {
   }
 }
 
-/** What the grpc-proxies report about themselves (summed over all of them), from their own /metrics. */
-export interface ProxyFigures {
-  /** Client watchers the proxies serve from shared etcd watches. */
-  watchersCoalescing: number;
-  eventsCoalescing: number;
-  /** Serializable Range calls answered from the proxies' caches / passed on to etcd. */
-  cacheHits: number;
-  cacheMisses: number;
-}
-
-export async function readProxyFigures(endpoints: string[]): Promise<ProxyFigures> {
-  const all = await Promise.all(
-    endpoints.map(async (endpoint) => {
-      const res = await fetch(`http://${endpoint}/metrics`, { signal: AbortSignal.timeout(10_000) });
-      if (!res.ok) throw new Error(`grpc-proxy ${endpoint}/metrics: HTTP ${res.status}`);
-      return parsePrometheus(await res.text());
-    }),
-  );
-  const sum = (name: string) => all.reduce((a, s) => a + sumOf(s, name), 0);
-  return {
-    watchersCoalescing: sum('etcd_grpc_proxy_watchers_coalescing_total'),
-    eventsCoalescing: sum('etcd_grpc_proxy_events_coalescing_total'),
-    cacheHits: sum('etcd_grpc_proxy_cache_hits_total'),
-    cacheMisses: sum('etcd_grpc_proxy_cache_misses_total'),
-  };
-}

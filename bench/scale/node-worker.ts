@@ -125,6 +125,8 @@ function stats(): WorkerStats {
     reconnects: statuses.reduce((a, s) => a + s.reconnects, 0),
     lastErrors: [...new Set(statuses.map((s) => s.lastError).filter((e): e is string => !!e))].slice(0, 5),
     events: nodes.reduce((a, n) => a + n.events, 0),
+    readPages: statuses.reduce((a, s) => a + (s.lastSnapshot?.pages ?? 0), 0),
+    staleReads: statuses.reduce((a, s) => a + s.staleReads, 0),
     minKeys: nodes.reduce((a, n) => Math.min(a, n.keys), Infinity),
     registered: nodes.filter((n) => n.registry?.registered()).length,
     cpuMs: (u.user + u.system) / 1000,

@@ -2,13 +2,9 @@
 // clients) is registered here, so that it is stopped on every way out: the normal end, a
 // failure, Ctrl-C or SIGTERM (async stop), and as a last resort a synchronous SIGKILL when the
 // bench process exits anyway.
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ensureEtcdInstalled } from '../../src/demo/etcd-process.js';
-import { freeLoopbackPort } from '../../src/demo/free-port.js';
+import { GrpcProxyProcess } from '../../test/helpers/grpc-proxy.js';
 
 interface Owned {
   name: string;
@@ -68,60 +64,9 @@ export async function terminate(child: ChildProcess, graceMs = 5_000): Promise<v
   await Promise.race([exited, sleep(5_000)]);
 }
 
-/** `etcd grpc-proxy start` (the etcd binary's own proxy) on a free loopback port, in front of `etcdEndpoint`. */
-export class GrpcProxy {
-  readonly endpoint: string;
-  private readonly child: ChildProcess;
-  private log = '';
-  private readonly unown: () => void;
-
-  private constructor(
-    binary: string,
-    etcdEndpoint: string,
-    port: number,
-    private readonly dataDir: string,
-  ) {
-    this.endpoint = `127.0.0.1:${port}`;
-    const args = ['grpc-proxy', 'start', `--endpoints=${etcdEndpoint}`, `--listen-addr=${this.endpoint}`, `--data-dir=${dataDir}`];
-    this.child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    this.child.stderr?.on('data', (d: Buffer) => (this.log = (this.log + d.toString()).slice(-8000)));
-    this.unown = own({
-      name: `grpc-proxy ${this.endpoint}`,
-      stop: () => this.stop(),
-      killNow: () => {
-        this.child.kill('SIGKILL');
-        fs.rmSync(this.dataDir, { recursive: true, force: true });
-      },
-    });
-  }
-
-  static async start(etcdEndpoint: string): Promise<GrpcProxy> {
-    const binary = await ensureEtcdInstalled();
-    const dataDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'lainlet-scale-proxy-'));
-    const proxy = new GrpcProxy(binary, etcdEndpoint, await freeLoopbackPort(), dataDir);
-    const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline) {
-      if (proxy.child.exitCode !== null) break;
-      try {
-        // The proxy serves /metrics over HTTP on its gRPC port once it listens.
-        const res = await fetch(`http://${proxy.endpoint}/metrics`, { signal: AbortSignal.timeout(1000) });
-        if (res.ok) return proxy;
-      } catch {
-        // not yet
-      }
-      await sleep(100);
-    }
-    await proxy.stop();
-    throw new Error(`etcd grpc-proxy did not start on ${proxy.endpoint}:\n${proxy.log}`);
-  }
-
-  get pid(): number | undefined {
-    return this.child.pid;
-  }
-
-  async stop(): Promise<void> {
-    await terminate(this.child);
-    this.unown();
-    await fs.promises.rm(this.dataDir, { recursive: true, force: true });
-  }
+/** `etcd grpc-proxy start` in front of `etcdEndpoint` (the tests' helper), registered for clean-up. */
+export async function startGrpcProxy(etcdEndpoint: string): Promise<{ endpoint: string; stop(): Promise<void> }> {
+  const proxy = await GrpcProxyProcess.start(etcdEndpoint);
+  const unown = own({ name: `grpc-proxy ${proxy.endpoint}`, stop: () => proxy.stop(), killNow: () => proxy.killNow() });
+  return { endpoint: proxy.endpoint, stop: () => proxy.stop().then(unown) };
 }

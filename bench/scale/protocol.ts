@@ -32,6 +32,10 @@ export interface WorkerStats {
   lastErrors: string[];
   events: number;
   minKeys: number;
+  /** Pages (Range calls) of the nodes' snapshot reads since their (re)start. */
+  readPages: number;
+  /** Snapshots read again from etcd itself (a cached one was older than a compaction). */
+  staleReads: number;
   /** Nodes whose registry key is in etcd. */
   registered: number;
   cpuMs: number;

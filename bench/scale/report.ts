@@ -62,7 +62,7 @@ export function renderScaleReport(r: ScaleResults, jsonName: string): string {
   row("etcd watchers per proxy beyond its own (1: all its nodes' watches merged into one)", 'measure', (t) => (t.idle.etcdWatchersPerProxy === undefined ? '' : String(t.idle.etcdWatchersPerProxy)));
   row('etcd watch streams / watchers after the restart storm', '', (t) => `${t.storm.watchStreamsAfter} / ${t.storm.watchersAfter}`);
   row('lease keep-alives etcd received per second (idle)', 'measure', (t) => `${t.idle.leaseKeepAlivesPerSec}/s (${t.idle.registered}/${n} registered)`);
-  row('etcd bytes sent per second (idle)', '', (t) => `${kb(t.idle.sentBytesPerSec)}/s`);
+  row('etcd bytes sent / Range calls per second (idle)', '', (t) => `${kb(t.idle.sentBytesPerSec)}/s / ${t.idle.rangeCallsPerSec}/s`);
   row('etcd CPU (idle)', '', (t) => `${t.idle.cpuPct}% of a core`);
   row(
     `steady: write -> all ${n} nodes (${r.options.rate} writes/s)`,
@@ -89,7 +89,7 @@ export function renderScaleReport(r: ScaleResults, jsonName: string): string {
     { text: 'through proxies: <= 6 full reads', ok: (t) => t.storm.sentOverFullReads <= 6, proxyOnly: true },
     (t) => `${mb(t.storm.sentBytes)} (${t.storm.sentOverFullReads})`,
   );
-  row('restart storm: Range calls served by etcd (proxy cache hits / misses)', '', (t) => `${t.storm.rangeCalls}${t.storm.proxyCacheHits === undefined ? '' : ` (${t.storm.proxyCacheHits} / ${t.storm.proxyCacheMisses})`}`);
+  row('restart storm: Range calls served by etcd / made by the nodes (snapshot pages)', '', (t) => `${t.storm.rangeCalls} / ${t.storm.nodeReadPages}`);
   row('restart storm: etcd CPU / peak RSS', '', (t) => `${t.storm.cpuSeconds} s / ${mb(t.storm.peakRssBytes)}`);
   row('cold start (first start of all nodes): synced / bytes / Range calls', '', (t) => `${sec(t.coldStart.allSyncedMs)} / ${mb(t.coldStart.sentBytes)} / ${t.coldStart.rangeCalls}`);
   row('etcd CPU seconds (whole run) / peak RSS', '', (t) => `${t.cpuSeconds} s / ${mb(t.peakRssBytes)}`);

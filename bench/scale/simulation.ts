@@ -16,8 +16,8 @@ import { pct } from '../context.js';
 import { BenchEtcd } from '../etcd.js';
 import { getOnce } from '../measure-start.js';
 import { fillTemplate, now, Target } from '../target.js';
-import { delta, readEtcdFigures, readProxyFigures, RssSampler, type EtcdFigures, type ProxyFigures } from './etcd-metrics.js';
-import { GrpcProxy, own } from './processes.js';
+import { delta, readEtcdFigures, RssSampler, type EtcdFigures } from './etcd-metrics.js';
+import { own, startGrpcProxy } from './processes.js';
 import type { NodeSpec, WorkerStats } from './protocol.js';
 import { NodeWorker } from './workers.js';
 
@@ -68,13 +68,13 @@ export interface TopologyResult {
     leaseKeepAlivesPerSec: number;
     leaseKeepAliveStreams: number;
     sentBytesPerSec: number;
+    /** Range calls etcd served per second (liveness probes through a proxy cost one each). */
+    rangeCallsPerSec: number;
     cpuPct: number;
     rssBytes: number;
     registered: number;
     /** Through proxies: etcd watchers beyond the proxies' own, per proxy (1 when a proxy merged all its nodes' watches). */
     etcdWatchersPerProxy?: number;
-    /** Through proxies: client watchers the proxies serve from shared etcd watches. */
-    proxyWatchersCoalescing?: number;
   };
   steady: {
     writes: number;
@@ -124,9 +124,10 @@ export interface StormFigures {
   watchStreamsAfter: number;
   watchersAfter: number;
   reconnects: number;
-  /** Through proxies: serializable reads the proxies answered from their caches / passed on. */
-  proxyCacheHits?: number;
-  proxyCacheMisses?: number;
+  /** Range calls the nodes made for their snapshots (pages); through proxies most are answered from their caches. */
+  nodeReadPages: number;
+  /** Snapshots read again from etcd itself because a cached one was older than a compaction. */
+  staleReads: number;
 }
 
 export interface ScaleResults {
@@ -186,14 +187,13 @@ async function runTopology(opts: ScaleOptions, topology: Topology): Promise<Topo
     const gateway = new EtcdHttp(etcd.endpoint, { timeoutMs: 10_000 });
     log(`etcd ${etcd.endpoint} (pid ${etcdPid}, data in ${etcd.dataDir}) loaded: ${opts.cluster.data.keys} keys`);
 
-    const proxies: GrpcProxy[] = [];
+    const proxies: Array<{ endpoint: string; stop(): Promise<void> }> = [];
     if (topology === 'proxy') {
-      for (let i = 0; i < opts.proxies; i++) proxies.push(await GrpcProxy.start(etcd.endpoint));
+      for (let i = 0; i < opts.proxies; i++) proxies.push(await startGrpcProxy(etcd.endpoint));
       started.push(...proxies);
       log(`${proxies.length} grpc-proxies: ${proxies.map((p) => p.endpoint).join(', ')}`);
     }
     const endpointFor = (i: number) => (proxies.length ? proxies[i % proxies.length].endpoint : etcd.endpoint);
-    const probe = { etcdUrl: etcd.url, proxies: proxies.map((p) => p.endpoint) };
     await sleep(500);
     const f0 = await readEtcdFigures(etcd.url);
     const fullReadBytes = await measureFullRead(etcd);
@@ -223,12 +223,12 @@ async function runTopology(opts: ScaleOptions, topology: Topology): Promise<Topo
       const host = `sim-node-${i}`;
       specsOf[i % workers.length].push({ host, endpoint: ownConnection(host, endpointFor(i)) });
     }
-    const coldF = await readFigures(probe);
+    const coldF = await readEtcdFigures(etcd.url);
     stormRss.reset();
     const coldT0 = now();
     let minRevision = await gateway.getRevision();
     await Promise.all(workers.map((w, i) => w.call({ type: 'start', nodes: specsOf[i], registry: opts.registry, minRevision })));
-    const coldStart = await awaitStorm(probe, workers, coldT0, coldF, stormRss, fullReadBytes, opts.syncTimeoutMs);
+    const coldStart = await awaitStorm(etcd, workers, coldT0, coldF, stormRss, fullReadBytes, opts.syncTimeoutMs);
     log(`cold start: ${coldStart.synced}/${coldStart.nodes} synced in ${coldStart.allSyncedMs} ms; etcd sent ${mb(coldStart.sentBytes)}, ${coldStart.rangeCalls} Range calls`);
     if (coldStart.synced < opts.nodes) errors.push(`cold start: only ${coldStart.synced}/${opts.nodes} nodes synced within ${opts.syncTimeoutMs} ms`);
 
@@ -236,7 +236,7 @@ async function runTopology(opts: ScaleOptions, topology: Topology): Promise<Topo
     await sleep(Math.min(3_000, opts.idleSeconds * 500));
     const i0 = await readEtcdFigures(etcd.url);
     await sleep(opts.idleSeconds * 1000);
-    const { etcd: i1, proxy: pi1 } = await readFigures(probe);
+    const i1 = await readEtcdFigures(etcd.url);
     const di = delta(i0, i1);
     const idleStats = await allStats(workers);
     const idle = {
@@ -246,11 +246,11 @@ async function runTopology(opts: ScaleOptions, topology: Topology): Promise<Topo
       leaseKeepAlivesPerSec: round(di.leaseKeepAliveMsgs / di.seconds, 1),
       leaseKeepAliveStreams: i1.leaseKeepAliveStreams - i0.leaseKeepAliveStreams,
       sentBytesPerSec: Math.round(di.sentBytes / di.seconds),
+      rangeCallsPerSec: round(di.rangeCalls / di.seconds, 1),
       cpuPct: Math.round((di.cpuSeconds / di.seconds) * 100),
       rssBytes: i1.rssBytes,
       registered: idleStats.reduce((a, s) => a + s.registered, 0),
       etcdWatchersPerProxy: proxies.length ? round((i1.watchers - f0.watchers) / proxies.length, 1) : undefined,
-      proxyWatchersCoalescing: pi1?.watchersCoalescing,
     };
     log(`idle: etcd holds ${idle.watchStreams} watch streams, ${idle.watchers} watchers; ${idle.leaseKeepAlivesPerSec} lease keep-alives/s; ${kb(idle.sentBytesPerSec)}/s sent; CPU ${idle.cpuPct}%`);
 
@@ -259,12 +259,12 @@ async function runTopology(opts: ScaleOptions, topology: Topology): Promise<Topo
     // Restart storm: every node closes (revoking its lease) and starts again, all at once.
     await sleep(1_000);
     const reconnectsBeforeStorm = (await allStats(workers)).reduce((a, s) => a + s.reconnects, 0);
-    const s0 = await readFigures(probe);
+    const s0 = await readEtcdFigures(etcd.url);
     stormRss.reset();
     const stormT0 = now();
     minRevision = await gateway.getRevision();
     await Promise.all(workers.map((w) => w.call({ type: 'restart', minRevision })));
-    const storm = await awaitStorm(probe, workers, stormT0, s0, stormRss, fullReadBytes, opts.syncTimeoutMs);
+    const storm = await awaitStorm(etcd, workers, stormT0, s0, stormRss, fullReadBytes, opts.syncTimeoutMs);
     log(`storm: ${storm.synced}/${storm.nodes} synced in ${storm.allSyncedMs} ms (p50 ${storm.p50SyncedMs}); etcd sent ${mb(storm.sentBytes)} (${storm.sentOverFullReads} full reads), ${storm.rangeCalls} Range calls, peak RSS ${mb(storm.peakRssBytes)}`);
     if (storm.synced < opts.nodes) errors.push(`restart storm: only ${storm.synced}/${opts.nodes} nodes synced within ${opts.syncTimeoutMs} ms`);
 
@@ -341,30 +341,19 @@ async function allStats(workers: NodeWorker[], timeoutMs?: number): Promise<Work
   return Promise.all(workers.map((w) => w.stats(timeoutMs === undefined ? { type: 'stats' } : { type: 'await-synced', timeoutMs })));
 }
 
-interface Probe {
-  etcdUrl: string;
-  proxies: string[];
-}
-
-/** etcd's figures, and the proxies' (if any). */
-async function readFigures(probe: Probe): Promise<{ etcd: EtcdFigures; proxy?: ProxyFigures }> {
-  const [etcd, proxy] = await Promise.all([readEtcdFigures(probe.etcdUrl), probe.proxies.length ? readProxyFigures(probe.proxies) : undefined]);
-  return { etcd, proxy };
-}
-
 /** Waits for every node to be synced after a (re)start at `t0`, and reads what it cost etcd. */
 async function awaitStorm(
-  probe: Probe,
+  etcd: BenchEtcd,
   workers: NodeWorker[],
   t0: number,
-  before: { etcd: EtcdFigures; proxy?: ProxyFigures },
+  before: EtcdFigures,
   rss: RssSampler,
   fullReadBytes: number,
   timeoutMs: number,
 ): Promise<StormFigures> {
   const stats = await allStats(workers, timeoutMs);
-  const after = await readFigures(probe);
-  const d = delta(before.etcd, after.etcd);
+  const after = await readEtcdFigures(etcd.url);
+  const d = delta(before, after);
   const times = stats.flatMap((s) => s.syncedAt.filter((t) => !Number.isNaN(t)).map((t) => t - t0)).sort((a, b) => a - b);
   return {
     nodes: stats.reduce((a, s) => a + s.nodes, 0),
@@ -376,11 +365,11 @@ async function awaitStorm(
     rangeCalls: d.rangeCalls,
     cpuSeconds: d.cpuSeconds,
     peakRssBytes: rss.peak(),
-    watchStreamsAfter: after.etcd.watchStreams,
-    watchersAfter: after.etcd.watchers,
+    watchStreamsAfter: after.watchStreams,
+    watchersAfter: after.watchers,
     reconnects: stats.reduce((a, s) => a + s.reconnects, 0),
-    proxyCacheHits: after.proxy && before.proxy && after.proxy.cacheHits - before.proxy.cacheHits,
-    proxyCacheMisses: after.proxy && before.proxy && after.proxy.cacheMisses - before.proxy.cacheMisses,
+    nodeReadPages: stats.reduce((a, s) => a + s.readPages, 0),
+    staleReads: stats.reduce((a, s) => a + s.staleReads, 0),
   };
 }
 
