@@ -1,10 +1,11 @@
 // `npm run bench:scale`: the cluster-scale simulation of issue 12 (bench/scale/simulation.ts)
 // in both topologies, written to bench/SCALE.md and bench/scale-results.json.
 // `npm run bench:scale -- --help` for the options.
+import fs from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadCluster, PRESETS, type Cluster } from './cluster.js';
-import { stopAll } from './scale/processes.js';
+import { own, stopAll } from './scale/processes.js';
 import { writeScaleReport } from './scale/report.js';
 import { runScale, type Topology } from './scale/simulation.js';
 import { sampleCluster } from './scale/sample.js';
@@ -68,6 +69,8 @@ async function main() {
   else throw new Error('--preset must be sample, small or large');
 
   const built = await buildLainlet(productionNodeFlags());
+  // Its temp dir goes on every way out too (Ctrl-C included).
+  own({ name: 'lainlet build', stop: () => built.cleanup(), killNow: () => fs.rmSync(built.dir, { recursive: true, force: true }) });
   log(`full lainlet: ${built.how}`);
   const watchdog = setTimeout(() => {
     log('watchdog: the run took more than 40 minutes; stopping everything');
@@ -96,7 +99,6 @@ async function main() {
     log(`wrote ${written.join(' and ')}`);
   } finally {
     await stopAll();
-    await built.cleanup();
   }
 }
 

@@ -23,18 +23,25 @@ export function own(p: Owned): () => void {
   return () => owned.delete(p);
 }
 
-/** Stops everything still registered (in reverse order of start: clients before servers). */
-export async function stopAll(): Promise<void> {
-  const list = [...owned].reverse();
-  owned.clear();
-  for (const p of list) {
-    try {
-      await p.stop();
-    } catch (err) {
-      process.stderr.write(`scale: stopping ${p.name}: ${(err as Error).message}\n`);
-      p.killNow();
+let stopping: Promise<void> | null = null;
+
+/**
+ * Stops everything still registered (in reverse order of start: clients before servers). Each
+ * stays registered until its stop is done, so that the exit hook still kills what a stop left.
+ */
+export function stopAll(): Promise<void> {
+  stopping ??= (async () => {
+    for (const p of [...owned].reverse()) {
+      try {
+        await p.stop();
+      } catch (err) {
+        process.stderr.write(`scale: stopping ${p.name}: ${(err as Error).message}\n`);
+        p.killNow();
+      }
+      owned.delete(p);
     }
-  }
+  })().finally(() => (stopping = null));
+  return stopping;
 }
 
 function installHooks(): void {

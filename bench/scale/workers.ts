@@ -58,7 +58,8 @@ export class NodeWorker {
   async stop(): Promise<void> {
     if (this.child.connected) {
       await Promise.race([this.call({ type: 'stop' }).catch(() => undefined), new Promise((r) => setTimeout(r, 10_000))]);
-      this.child.disconnect();
+      // It may have gone meanwhile (a Ctrl-C reaches the whole process group).
+      if (this.child.connected) this.child.disconnect();
     }
     await terminate(this.child, 3_000);
     this.unown();
