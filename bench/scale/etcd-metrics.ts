@@ -49,6 +49,7 @@ export interface EtcdFigures {
   cpuSeconds: number;
   rssBytes: number;
   leaseKeepAliveMsgs: number;
+  /** LeaseKeepAlive streams open now (started, not yet ended). */
   leaseKeepAliveStreams: number;
   leaseGrants: number;
 }
@@ -68,7 +69,7 @@ export async function readEtcdFigures(clientUrl: string): Promise<EtcdFigures> {
     cpuSeconds: sumOf(s, 'process_cpu_seconds_total'),
     rssBytes: sumOf(s, 'process_resident_memory_bytes'),
     leaseKeepAliveMsgs: sumOf(s, 'grpc_server_msg_received_total', { grpc_method: 'LeaseKeepAlive' }),
-    leaseKeepAliveStreams: sumOf(s, 'grpc_server_started_total', { grpc_method: 'LeaseKeepAlive' }),
+    leaseKeepAliveStreams: sumOf(s, 'grpc_server_started_total', { grpc_method: 'LeaseKeepAlive' }) - handled('LeaseKeepAlive'),
     leaseGrants: handled('LeaseGrant'),
   };
 }

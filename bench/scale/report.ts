@@ -61,7 +61,7 @@ export function renderScaleReport(r: ScaleResults, jsonName: string): string {
   row("etcd watchers held, idle (of which the proxies' own)", 'measure', (t) => `${t.idle.watchers} (${t.baseline.watchers})`);
   row("etcd watchers per proxy beyond its own (1: all its nodes' watches merged into one)", 'measure', (t) => (t.idle.etcdWatchersPerProxy === undefined ? '' : String(t.idle.etcdWatchersPerProxy)));
   row('etcd watch streams / watchers after the restart storm', '', (t) => `${t.storm.watchStreamsAfter} / ${t.storm.watchersAfter}`);
-  row('lease keep-alives etcd received per second (idle)', 'measure', (t) => `${t.idle.leaseKeepAlivesPerSec}/s (${t.idle.registered}/${n} registered)`);
+  row('lease keep-alives etcd received per second, idle (keep-alive streams open; nodes registered)', 'measure', (t) => `${t.idle.leaseKeepAlivesPerSec}/s (${t.idle.leaseKeepAliveStreams} streams; ${t.idle.registered}/${n} registered)`);
   row('etcd bytes sent / Range calls per second (idle)', '', (t) => `${kb(t.idle.sentBytesPerSec)}/s / ${t.idle.rangeCallsPerSec}/s`);
   row('etcd CPU (idle)', '', (t) => `${t.idle.cpuPct}% of a core`);
   row(
@@ -76,7 +76,7 @@ export function renderScaleReport(r: ScaleResults, jsonName: string): string {
     { text: `through proxies: <= 6x (direct ~${n}x)`, ok: (t) => t.steady.netBytesPerWriteOverValue <= 6, proxyOnly: true },
     (t) => `${kb(t.steady.netBytesPerWrite)} = ${t.steady.netBytesPerWriteOverValue}x of ${kb(t.steady.meanValueBytes)}`,
   );
-  row('steady: other Put calls (registry keys rewritten) / Range calls', '', (t) => `${t.steady.otherPuts} / ${t.steady.rangeCalls}`);
+  row('steady: other Put calls (registry keys rewritten) / lease grants (re-registrations) / Range calls', '', (t) => `${t.steady.otherPuts} / ${t.steady.leaseGrants} / ${t.steady.rangeCalls}`);
   row('steady: etcd CPU', '', (t) => `${t.steady.cpuSeconds} s over ${t.steady.seconds} s`);
   row('store reconnects of all nodes between the first start and the storm (watch re-opened)', '0', (t) => String(t.reconnectsBeforeStorm));
   row(

@@ -96,6 +96,8 @@ export interface TopologyResult {
     netBytesPerWriteOverValue: number;
     /** Put calls other than ours (registry keys rewritten as the nodes' revisions moved). */
     otherPuts: number;
+    /** Leases granted: registry re-registrations (a lease lost when keep-alives went unanswered for a TTL). */
+    leaseGrants: number;
     rangeCalls: number;
     cpuSeconds: number;
     watchStreams: number;
@@ -244,7 +246,7 @@ async function runTopology(opts: ScaleOptions, topology: Topology): Promise<Topo
       watchStreams: i1.watchStreams,
       watchers: i1.watchers,
       leaseKeepAlivesPerSec: round(di.leaseKeepAliveMsgs / di.seconds, 1),
-      leaseKeepAliveStreams: i1.leaseKeepAliveStreams - i0.leaseKeepAliveStreams,
+      leaseKeepAliveStreams: i1.leaseKeepAliveStreams,
       sentBytesPerSec: Math.round(di.sentBytes / di.seconds),
       rangeCallsPerSec: round(di.rangeCalls / di.seconds, 1),
       cpuPct: Math.round((di.cpuSeconds / di.seconds) * 100),
@@ -421,8 +423,8 @@ async function steadyState(
   await Promise.all(inFlight);
   const seconds = (now() - t0) / 1000;
   const lastRevision = Math.max(...writes.map((w) => w.revision).filter((r) => !Number.isNaN(r)));
-  // Let every node catch up (bounded), then a little more for the SSE watchers.
-  const deadline = now() + 15_000;
+  // Let every node catch up (bounded: a saturated run reports what never arrived), then a little more for the SSE watchers.
+  const deadline = now() + Math.max(15_000, opts.steadySeconds * 1000);
   while (now() < deadline) {
     const st = await allStats(workers);
     if (st.every((s) => s.revisions.every((r) => r >= lastRevision))) break;
@@ -484,6 +486,7 @@ async function steadyState(
     netBytesPerWrite: Math.round(netBytes / Math.max(1, done.length)),
     netBytesPerWriteOverValue: round(netBytes / Math.max(1, done.length) / meanValueBytes, 1),
     otherPuts: d.putCalls - done.length,
+    leaseGrants: d.leaseGrants,
     rangeCalls: d.rangeCalls,
     cpuSeconds: d.cpuSeconds,
     watchStreams: f1.watchStreams,
