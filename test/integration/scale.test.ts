@@ -85,6 +85,4 @@ test("through proxies: etcd holds the proxies' own streams plus at most one per 
   assert.ok(own <= PROXIES, context());
   assert.ok(proxied.idle.watchStreams - own <= PROXIES, context());
   assert.ok(proxied.storm.watchStreamsAfter - own <= PROXIES, context());
-  // And etcd sends each write to the proxies, not to every node.
-  assert.ok(proxied.steady.sentBytes < direct.steady.sentBytes, context());
 });
