@@ -116,6 +116,20 @@ export function renderScaleReport(r: ScaleResults, jsonName: string): string {
     ...rows.map((x) => `| ${x.figure} | ${x.goal} | ${x.direct} | ${x.proxy} | ${x.met} |`),
     '',
   ];
+  lines.push(
+    'How to read it:',
+    '',
+    "- Each `etcd grpc-proxy` holds one watch stream of its own from the start (shown in brackets) and one more for the watches it serves.",
+    '- A proxy serves a new client watch from one of its etcd watches only if that one is not ahead of the revision the client asks for,' +
+      ' and merges a lagging etcd watch into another as events pass unless 5 or more clients hang on it: nodes that start watching at' +
+      ' different revisions (a restart, a cached snapshot) leave several etcd watches per proxy, and etcd sends each of them every write' +
+      ' (with the previous value: ~2x the value each).',
+    '- Bytes per write are etcd\'s bytes sent during the steady phase, less its idle rate (keep-alives, probes), over the writes;' +
+      ' they include the registry keys the nodes rewrite as their revision moves (counted in the "other Put calls" row).',
+    '- A restart storm through proxies is read from the proxies\' caches (Range calls at etcd vs the nodes\' pages); what etcd sends' +
+      ' is then the watch catch-up from the cached revision, once per etcd watch the proxies open for it.',
+    '',
+  );
   const errors = Object.values(r.topologies).flatMap((t) => t.errors.map((e) => `- ${t.topology}: ${e}`));
   if (errors.length) lines.push('Problems seen:', '', ...errors, '');
   lines.push(`All figures: [${jsonName}](${jsonName}).`, '');
