@@ -65,6 +65,24 @@ function call<Req, Res>(fn: (req: Req, md: grpc.Metadata, opts: Partial<grpc.Cal
   });
 }
 
+/**
+ * The one way a stream of ours ends (the watch, the lease keep-alive): `cleanup`, then the stream
+ * is cancelled (its CANCELLED error is expected and swallowed), then `done` with the reason
+ * (null: closed on purpose). Later calls do nothing.
+ */
+export function endOnce<Req, Res>(stream: grpc.ClientDuplexStream<Req, Res>, cleanup: () => void, done: (err: Error | null) => void): (err: Error | null) => void {
+  let ended = false;
+  return (err) => {
+    if (ended) return;
+    ended = true;
+    cleanup();
+    stream.removeAllListeners('data');
+    stream.on('error', () => {});
+    stream.cancel();
+    done(err);
+  };
+}
+
 /** One connection (gRPC channel) to one etcd member. */
 export class EtcdClient {
   readonly endpoint: string;

@@ -15,7 +15,7 @@
 //   from etcd (its permission check), then answers. So a short-lived second watch, created and
 //   cancelled on our stream when it has been quiet, proves our stream, the proxy and etcd alive.
 import type { Logger } from '../util/log.js';
-import { EtcdClient, prefixEnd, type KeyValue, type WatchResponse } from './etcd-client.js';
+import { EtcdClient, endOnce, prefixEnd, type KeyValue, type WatchResponse } from './etcd-client.js';
 import { Event_EventType } from './gen/rpc.js';
 import { INSTANCES_PREFIX } from './registry.js';
 
@@ -116,6 +116,7 @@ export class EtcdStore {
 
   constructor(options: EtcdStoreOptions, private readonly sink: StoreSink) {
     if (options.endpoints.length === 0) throw new Error('no etcd endpoint given');
+    if (options.pageLimit !== undefined && !(options.pageLimit >= 1)) throw new Error('pageLimit must be at least 1');
     this.opts = {
       probeIntervalMs: 4_000,
       probeTimeoutMs: 4_000,
@@ -277,22 +278,18 @@ export class EtcdStore {
   private watch(client: EtcdClient): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const stream = client.watchPrefix(this.opts.prefix, this.nextRevision);
-      let settled = false;
       // The watch's own create is the first probe: etcd (or the proxy) must answer it in time.
       let mainWatchId: number | null = null;
       let probeSentAt: number | null = Date.now();
       let lastHeardAt = Date.now();
-      const finish = (err: Error | null) => {
-        if (settled) return;
-        settled = true;
-        clearInterval(probe);
-        this.cancelCurrent = null;
-        stream.removeAllListeners('data');
-        stream.on('error', () => {}); // the cancel below reports CANCELLED: expected
-        stream.cancel();
-        if (err) reject(err);
-        else resolve();
-      };
+      const finish = endOnce(
+        stream,
+        () => {
+          clearInterval(probe);
+          this.cancelCurrent = null;
+        },
+        (err) => (err ? reject(err) : resolve()),
+      );
       this.cancelCurrent = () => finish(null);
       const probe = setInterval(() => {
         const now = Date.now();

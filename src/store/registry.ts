@@ -8,7 +8,7 @@
 // `registered` (keep-alives answered), `retrying` (etcd unreachable or the lease lost: grant a
 // new lease and write again), `stopped`.
 import type { Logger } from '../util/log.js';
-import { EtcdClient } from './etcd-client.js';
+import { EtcdClient, endOnce } from './etcd-client.js';
 
 /** Where the registry keeps one key per lainlet (under /lain/, so the store's one watch sees it). */
 export const INSTANCES_PREFIX = '/lain/lainlet/instances/';
@@ -60,8 +60,9 @@ export class LeaseRegistry {
   private readonly ownClients = new Map<string, EtcdClient>();
   private endpointIndex = 0;
   private readonly st: RegistryStatus;
-  /** The lease is granted and (as far as we know) alive. */
+  /** The lease is granted and (as far as we know) alive: renewed less than a TTL ago. */
   private leaseAlive = false;
+  private renewedAt = 0;
   private written: string | null = null;
   private writtenAt = 0;
   private running: Promise<void> | null = null;
@@ -119,11 +120,14 @@ export class LeaseRegistry {
       const client = this.client();
       this.lastClient = client;
       try {
+        // Not renewed for a whole TTL (cut off): etcd has let it expire, and the key with it.
+        if (Date.now() - this.renewedAt > this.opts.ttlSeconds * 1000) this.leaseAlive = false;
         if (!this.leaseAlive) {
           const id = newLeaseId();
           await client.leaseGrant(id, this.opts.ttlSeconds);
           this.st.leaseId = id;
           this.leaseAlive = true;
+          this.renewedAt = Date.now();
         }
         // Written after every (re)connect: etcd may have lost the key (a restore, a wiped member).
         await this.write(client);
@@ -131,6 +135,7 @@ export class LeaseRegistry {
         backoff = 250;
       } catch (err) {
         if ((this.st.state as RegistryState) === 'stopped') break;
+        if (/lease not found/i.test((err as Error).message)) this.leaseAlive = false;
         this.st.state = 'retrying';
         this.st.lastError = (err as Error).message;
         this.opts.logger.warn({ err: (err as Error).message, key: this.opts.key, retryInMs: backoff }, 'instance registry: retrying');
@@ -153,20 +158,16 @@ export class LeaseRegistry {
   private keepAlive(client: EtcdClient): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const stream = client.leaseKeepAlive();
-      let settled = false;
       let lastAnswerAt = Date.now();
       let rewriting = false;
-      const finish = (err: Error | null) => {
-        if (settled) return;
-        settled = true;
-        clearInterval(timer);
-        this.cancelStream = null;
-        stream.removeAllListeners('data');
-        stream.on('error', () => {}); // the cancel below reports CANCELLED: expected
-        stream.cancel();
-        if (err) reject(err);
-        else resolve();
-      };
+      const finish = endOnce(
+        stream,
+        () => {
+          clearInterval(timer);
+          this.cancelStream = null;
+        },
+        (err) => (err ? reject(err) : resolve()),
+      );
       this.cancelStream = () => finish(null);
       const renew = () => stream.write({ ID: this.st.leaseId });
       const timer = setInterval(() => {
@@ -194,7 +195,7 @@ export class LeaseRegistry {
           finish(new Error('the registry lease expired'));
           return;
         }
-        lastAnswerAt = Date.now();
+        lastAnswerAt = this.renewedAt = Date.now();
         this.st.keepAlives++;
         if (this.st.state !== 'registered') {
           this.st.state = 'registered';

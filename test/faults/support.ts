@@ -195,7 +195,7 @@ export interface Debug {
   ready: { ready: boolean; reason: string };
   revision: number;
   connections: number;
-  etcd: { state: string; endpoint: string; revision: number; lastContactAgoMs: number | null; snapshots: number; compactionsSeen: number };
+  etcd: { state: string; endpoint: string; revision: number; lastContactAgoMs: number | null; snapshots: number; compactionsSeen: number; reconnects: number; staleReads: number; probes: number };
   rejected: Array<{ key: string; reason: string }>;
   http: { watchersDropped: number; watchersRefused: number };
 }

@@ -8,32 +8,13 @@ import { EtcdClient } from '../../src/store/etcd-client.js';
 import { EtcdStore, type StoreChange, type StoreKV, type StoreSink } from '../../src/store/etcd-store.js';
 import { silentLogger } from '../../src/util/log.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { RecordingSink, until } from '../helpers/store-sink.js';
 
 interface Delivered {
   type: 'put' | 'delete';
   key: string;
   value: string;
   modRevision: number;
-}
-
-/** Keeps what the store delivered as a plain map, and counts snapshots. */
-class RecordingSink implements StoreSink {
-  readonly data = new Map<string, string>();
-  snapshots = 0;
-  revision = 0;
-  snapshot(kvs: StoreKV[], revision: number) {
-    this.snapshots++;
-    this.data.clear();
-    for (const kv of kvs) this.data.set(kv.key, kv.value);
-    this.revision = revision;
-  }
-  events(changes: StoreChange[], revision: number) {
-    for (const c of changes) {
-      if (c.type === 'put') this.data.set(c.key, c.value);
-      else this.data.delete(c.key);
-    }
-    this.revision = revision;
-  }
 }
 
 /** Every event the store delivered, in delivery order (duplicates kept: they are the bug to see). */
@@ -87,13 +68,6 @@ async function history(endpoint: string, prefix: string, fromRevision: number, t
   return out;
 }
 
-async function until(cond: () => boolean, timeoutMs: number, what: string) {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 let etcd: EtcdProcess;
 let writer: EtcdClient;

@@ -52,3 +52,12 @@ test('lainlet limits: -max-watchers and -stall-timeout', () => {
   assert.throws(() => parseFlags(['-web', ':1', '-etcd', 'x:1', '-max-watchers', '0']), /whole number/);
   assert.throws(() => parseFlags(['-web', ':1', '-etcd', 'x:1', '-stall-timeout', 'soon']), /duration/);
 });
+
+test('-register is on unless -register=false', () => {
+  const base = ['-web', ':9001', '-etcd', '127.0.0.1:2379'];
+  assert.equal(run(base).register, true);
+  assert.equal(run([...base, '-register']).register, true);
+  assert.equal(run([...base, '-register=false']).register, false);
+  assert.equal(run([...base, '--register=0']).register, false);
+  assert.equal(run([...base, '-register=true']).register, true);
+});
