@@ -3,6 +3,7 @@
 // read, one watch, its liveness probe) plus the node's registry lease, with a sink that only
 // counts and, while recording, notes when each pod-group write arrived.
 import { EtcdStore, type StoreSink } from '../../src/store/etcd-store.js';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { isClusterData, startNodeRegistry, type NodeRegistry } from './registry.js';
 import type { NodeSpec, WorkerReply, WorkerRequest, WorkerStats } from './protocol.js';
@@ -84,6 +85,10 @@ class Recorder {
 }
 
 const recorder = new Recorder();
+// How late this process' event loop ran while recording: arrival times are late by as much when
+// the simulation itself (hundreds of nodes on shared cores) is the bottleneck.
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 let specs: NodeSpec[] = [];
 let withRegistry = false;
 let nodes: SimNode[] = [];
@@ -130,6 +135,8 @@ function stats(): WorkerStats {
     minKeys: nodes.reduce((a, n) => Math.min(a, n.keys), Infinity),
     registered: nodes.filter((n) => n.registry?.registered()).length,
     cpuMs: (u.user + u.system) / 1000,
+    loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+    loopDelayMaxMs: loopDelay.max / 1e6,
     rssBytes: process.memoryUsage().rss,
   };
 }
@@ -153,7 +160,10 @@ async function handle(req: WorkerRequest): Promise<WorkerReply> {
       return { type: 'stats', stats: stats() };
     case 'record':
       recorder.on = req.on;
-      if (req.on) recorder.data = [];
+      if (req.on) {
+        recorder.data = [];
+        loopDelay.reset();
+      }
       return { type: 'ok' };
     case 'collect': {
       const data = recorder.data;

@@ -39,6 +39,9 @@ export interface WorkerStats {
   /** Nodes whose registry key is in etcd. */
   registered: number;
   cpuMs: number;
+  /** Event-loop delay since recording was last switched on (ms). */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
   rssBytes: number;
 }
 

@@ -70,6 +70,7 @@ export function renderScaleReport(r: ScaleResults, jsonName: string): string {
     (t) => `${ms(t.steady.toAllNodes)}${t.steady.missing ? ` (**${t.steady.missing} missing**)` : ''}`,
   );
   row('steady: write -> each node', '', (t) => ms(t.steady.perNode));
+  row("steady: node workers' own event-loop delay, worst worker (p99 / max): the simulation's share of the delays", '', (t) => `${t.steady.workerLoopDelayP99Ms} / ${t.steady.workerLoopDelayMaxMs} ms`);
   row(`steady: write -> full lainlets' SSE watchers (${r.options.lainlets} x ${r.options.sseWatchers})`, '', (t) => `${ms(t.steady.sse)}${t.steady.sseMissing ? ` (**${t.steady.sseMissing} missing**)` : ''}`);
   row(
     'etcd bytes per pod-group write (less idle background) / value size',

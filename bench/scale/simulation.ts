@@ -102,6 +102,9 @@ export interface TopologyResult {
     cpuSeconds: number;
     watchStreams: number;
     watchers: number;
+    /** The node workers' own event-loop delay meanwhile (worst worker): how much of the delays is the simulation's. */
+    workerLoopDelayP99Ms: number;
+    workerLoopDelayMaxMs: number;
   };
   /** Watch re-opens (and other store reconnects) of all nodes between the first start and the storm: 0 when liveness works. */
   reconnectsBeforeStorm: number;
@@ -433,6 +436,7 @@ async function steadyState(
   await sleep(1_000);
   const f1 = await readEtcdFigures(etcd.url);
   const d = delta(f0, f1);
+  const loop = await allStats(workers);
   const perWorker = await Promise.all(workers.map((w) => w.arrivals()));
   await Promise.all(workers.map((w) => w.call({ type: 'record', on: false })));
   const marks = await Promise.all(sse.map((c) => c.call({ type: 'collect-markers' })));
@@ -491,6 +495,8 @@ async function steadyState(
     cpuSeconds: d.cpuSeconds,
     watchStreams: f1.watchStreams,
     watchers: f1.watchers,
+    workerLoopDelayP99Ms: round(Math.max(...loop.map((x) => x.loopDelayP99Ms)), 1),
+    workerLoopDelayMaxMs: round(Math.max(...loop.map((x) => x.loopDelayMaxMs)), 1),
   };
   log(
     `steady: ${steady.writes} writes in ${steady.seconds} s; to all nodes p50 ${steady.toAllNodes.p50Ms} p99 ${steady.toAllNodes.p99Ms} max ${steady.toAllNodes.maxMs} ms; ` +
