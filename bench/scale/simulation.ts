@@ -237,26 +237,7 @@ async function runTopology(opts: ScaleOptions, topology: Topology): Promise<Topo
     log(`cold start: ${coldStart.synced}/${coldStart.nodes} synced in ${coldStart.allSyncedMs} ms; etcd sent ${mb(coldStart.sentBytes)}, ${coldStart.rangeCalls} Range calls`);
     if (coldStart.synced < opts.nodes) errors.push(`cold start: only ${coldStart.synced}/${opts.nodes} nodes synced within ${opts.syncTimeoutMs} ms`);
 
-    // Idle: what the nodes cost etcd when nothing changes (keep-alives, liveness probes).
-    await sleep(Math.min(3_000, opts.idleSeconds * 500));
-    const i0 = await readEtcdFigures(etcd.url);
-    await sleep(opts.idleSeconds * 1000);
-    const i1 = await readEtcdFigures(etcd.url);
-    const di = delta(i0, i1);
-    const idleStats = await allStats(workers);
-    const idle = {
-      seconds: round(di.seconds, 1),
-      watchStreams: i1.watchStreams,
-      watchers: i1.watchers,
-      leaseKeepAlivesPerSec: round(di.leaseKeepAliveMsgs / di.seconds, 1),
-      leaseKeepAliveStreams: i1.leaseKeepAliveStreams,
-      sentBytesPerSec: Math.round(di.sentBytes / di.seconds),
-      rangeCallsPerSec: round(di.rangeCalls / di.seconds, 1),
-      cpuPct: Math.round((di.cpuSeconds / di.seconds) * 100),
-      rssBytes: i1.rssBytes,
-      registered: idleStats.reduce((a, s) => a + s.registered, 0),
-      etcdWatchersPerProxy: proxies.length ? round((i1.watchers - f0.watchers) / proxies.length, 1) : undefined,
-    };
+    const idle = await idlePhase(etcd, workers, f0, proxies.length, opts.idleSeconds);
     log(`idle: etcd holds ${idle.watchStreams} watch streams, ${idle.watchers} watchers; ${idle.leaseKeepAlivesPerSec} lease keep-alives/s; ${kb(idle.sentBytesPerSec)}/s sent; CPU ${idle.cpuPct}%`);
 
     const steady = await steadyState(opts, etcd, gateway, workers, sse, idle.sentBytesPerSec, log);
@@ -306,6 +287,29 @@ async function runTopology(opts: ScaleOptions, topology: Topology): Promise<Topo
  */
 function ownConnection(host: string, endpoint: string): string {
   return `ipv4://${host}/${endpoint}`;
+}
+
+/** Idle: what the nodes cost etcd when nothing changes (keep-alives, liveness probes), over `seconds`. */
+async function idlePhase(etcd: BenchEtcd, workers: NodeWorker[], beforeNodes: EtcdFigures, proxies: number, seconds: number): Promise<TopologyResult['idle']> {
+  await sleep(Math.min(3_000, seconds * 500)); // the start's last registrations settle
+  const i0 = await readEtcdFigures(etcd.url);
+  await sleep(seconds * 1000);
+  const i1 = await readEtcdFigures(etcd.url);
+  const d = delta(i0, i1);
+  const stats = await allStats(workers);
+  return {
+    seconds: round(d.seconds, 1),
+    watchStreams: i1.watchStreams,
+    watchers: i1.watchers,
+    leaseKeepAlivesPerSec: round(d.leaseKeepAliveMsgs / d.seconds, 1),
+    leaseKeepAliveStreams: i1.leaseKeepAliveStreams,
+    sentBytesPerSec: Math.round(d.sentBytes / d.seconds),
+    rangeCallsPerSec: round(d.rangeCalls / d.seconds, 1),
+    cpuPct: Math.round((d.cpuSeconds / d.seconds) * 100),
+    rssBytes: i1.rssBytes,
+    registered: stats.reduce((a, s) => a + s.registered, 0),
+    etcdWatchersPerProxy: proxies ? round((i1.watchers - beforeNodes.watchers) / proxies, 1) : undefined,
+  };
 }
 
 /** Bytes etcd sends for one Range of the whole prefix: the unit of "full reads' worth". */
