@@ -110,7 +110,9 @@ export function renderScaleReport(r: ScaleResults, jsonName: string): string {
     '',
     `Cluster: ${c.label}: ${c.keys} keys, ${kb(c.rawBytes)} under /lain/ (one full read: ${d ? kb(d.fullReadBytes) : p ? kb(p.fullReadBytes) : '?'} sent by etcd); ` +
       `pod-group values ${kb(c.podGroupValueBytes.min)} .. ${kb(c.podGroupValueBytes.max)} (median ${kb(c.podGroupValueBytes.median)}). ` +
-      `Steady state: ${r.options.rate} pod-group writes/s for ${r.options.steadySeconds} s, straight to etcd; delays from the moment each write was sent.`,
+      `Steady state: ${r.options.rate} pod-group writes/s for ${r.options.steadySeconds} s, straight to etcd, round-robin over the web pod groups ` +
+      `(the SSE watchers watch \`/v2/webrouter/webprocs\`; mean value written ${kb((d ?? p)?.steady.meanValueBytes ?? NaN)}); delays from the moment each write was sent. ` +
+      'A restart storm: every simulated node closes (revoking its lease, as on SIGTERM) and starts again at once; timed from that command to the last node synced (snapshot applied, watch open).',
     '',
     '| figure | goal | direct | through proxies | goal met |',
     '|---|---|---|---|---|',
