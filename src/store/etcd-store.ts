@@ -150,6 +150,7 @@ export class EtcdStore {
   /** Runs until close(); never rejects (every failure is retried with backoff). */
   async run(): Promise<void> {
     let backoff = 250;
+    // Start-up only (see firstReadJitterMs): a cluster restarting at once spreads over a second.
     await sleep(Math.random() * this.opts.firstReadJitterMs);
     while (!this.closed) {
       const client = this.client();

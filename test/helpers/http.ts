@@ -67,6 +67,8 @@ export class SseWatch {
   readonly ended: Promise<void>;
   /** Everything received, as text (also the body of a non-stream answer such as a 400). */
   raw = '';
+  /** True once the server finished the response properly (the chunked body's last chunk), false for a reset or cut connection. */
+  endedCleanly = false;
   private cursor = 0;
   private pending = '';
   private current: SseEvent = { id: '', event: '', data: undefined };
@@ -91,7 +93,10 @@ export class SseWatch {
       started({ status: res.statusCode ?? 0, headers: res.headers });
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => this.receive(chunk));
-      res.on('end', finish);
+      res.on('end', () => {
+        this.endedCleanly = res.complete;
+        finish();
+      });
       res.on('error', finish);
       res.on('close', finish);
     });

@@ -158,7 +158,8 @@ test('watch: init then typed updates, and it survives lainlet restarts ending on
     await main.stop();
     main = await startLainlet({ etcd: env.etcd.endpoint, port, readyPath: '/readyz' });
     await until(() => errors.length > 0, 5_000, 'the watch to see the restart');
-    await sleep(2_500); // > the largest reconnect delay: the watch is back on the new lainlet
+    // The watch is back on the new lainlet (its stream is open there) before the next change.
+    await until(async () => JSON.parse((await get(main.port, '/debug')).body).connections >= 1, 15_000, 'the watch to reconnect');
     const rev2 = await env.http.put(HELLO_WEB, helloWebWithMemory(222_000_000));
     const u2 = await pending;
     assert.equal(u2.event, 'update', 'an unchanged init after a reconnect is not yielded');
@@ -201,7 +202,9 @@ test('watch: a stalled lainlet (SIGSTOP) is detected by missing heartbeats and r
     await until(() => errors.length > 0, 10_000, 'the stall to be detected');
     const detectedAfter = errors[0].at - stoppedAt;
     assert.match(errors[0].message, /nothing received for 3000 ms/);
-    assert.ok(detectedAfter >= 2_000 && detectedAfter < 6_000, `detected after ${detectedAfter} ms`);
+    // No false alarm while heartbeats still flowed (the last one came at most 1 s before the stop);
+    // how soon after 3 s it is noticed depends on the machine's load: a figure, not a rule.
+    assert.ok(detectedAfter >= 2_000, `detected after ${detectedAfter} ms`);
     const rev = await env.http.put(HELLO_WEB, helloWebWithMemory(555_000_000));
     assert.ok(main.kill('SIGCONT'));
     const r = await Promise.race([pending, sleep(15_000).then(() => ({ done: true, value: undefined }))]);
@@ -304,9 +307,9 @@ test('lainlet watch: a line per event with what changed; --json lines; exit code
   assert.equal((await runNode([CLI, 'watch', 'localspecquery', '--addr', addr])).code, 2);
 });
 
-async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const end = Date.now() + timeoutMs;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(50);
   }

@@ -35,7 +35,9 @@ async function replay(dir: string, cmd: string): Promise<void> {
   assert.match(summary ?? '', /^\d+ passed, 0 failed$/, stdout);
 }
 
-const LAINLET = `${process.execPath} ${join(root, 'bin/lainlet.js')}`;
+// The sources beside this test (through tsx), not the last build in dist/: `npm run test:quick`
+// needs no build and never replays stale code.
+const LAINLET = `${process.execPath} --import ${import.meta.resolve('tsx')} ${join(root, 'src/cli/main.ts')}`;
 
 test('replaying the Go binary recorded cases gives identical answers', { timeout: 240_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'lainlet-compat-'));

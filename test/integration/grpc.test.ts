@@ -375,7 +375,8 @@ test('a slow Watch reader skips intermediate answers but ends on the latest', { 
   const padding = 'x'.repeat(200_000); // ~200 kB a message: far beyond the HTTP/2 windows
   const writes = 40;
   for (let i = 1; i <= writes; i++) await env.http.put(GRPCAPP_WEB, grpcappPodGroup(1_000_000 + i, padding));
-  await sleep(500);
+  // lainlet has made the latest answer (so the paused stream is backed up behind it).
+  await until(async () => new RegExp(`"Memory":${1_000_000 + writes}[,}]`).test((await get(lainlet.port, '/v2/coreinfowatcher?appname=grpcapp')).body), 15_000, 'the latest answer over HTTP');
   w.stream.resume();
   const memoryOf = (m: Json): number => m?.data?.['grpcapp.web.web']?.podInfos[0]?.containers[0]?.memory;
   await w.until((x) => memoryOf(x.last) === 1_000_000 + writes, 'the latest answer');
@@ -462,7 +463,7 @@ test('until the first etcd snapshot, calls get UNAVAILABLE', { timeout: 60_000 }
   }
 });
 
-test('TLS with -grpc.TLS -grpc.key -grpc.cert (a self-signed certificate made here)', { timeout: 90_000 }, async () => {
+test('TLS with -grpc.TLS -grpc.key -grpc.cert (a self-signed certificate made here); a key that does not match the certificate stops the start', { timeout: 90_000 }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'lainlet-grpc-tls-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const key = path.join(dir, 'key.pem');
@@ -499,5 +500,12 @@ test('TLS with -grpc.TLS -grpc.key -grpc.cert (a self-signed certificate made he
   await assert.rejects(
     startLainlet({ etcd: env.etcd.endpoint, args: ['-grpc.addr', `127.0.0.1:${port}`, '-grpc.TLS', '-grpc.key', cert, '-grpc.cert', cert] }),
     /not a usable PEM key and certificate pair/,
+  );
+  // A real mismatch: a good private key, a good certificate, but of another key.
+  const otherKey = path.join(dir, 'other-key.pem');
+  execFileSync('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', otherKey], { stdio: 'ignore', timeout: 30_000 });
+  await assert.rejects(
+    startLainlet({ etcd: env.etcd.endpoint, args: ['-grpc.addr', `127.0.0.1:${port}`, '-grpc.TLS', '-grpc.key', otherKey, '-grpc.cert', cert] }),
+    (err: Error) => /exited before it was ready \(code 1/.test(err.message) && /not a usable PEM key and certificate pair/.test(err.message),
   );
 });

@@ -27,6 +27,12 @@ state.put(
   JSON.stringify({ node1: { hello: { Pod: { Containers: [{ Id: 'q', ContainerIp: '172.20.0.32' }] } } } }),
 );
 
+// A portal of the super app console's service at .39: known only from depends.
+state.put(
+  '/lain/deployd/depends/pods/console.portal.portal-admin',
+  JSON.stringify({ node1: { hello: { Pod: { Containers: [{ Id: 'r', ContainerIp: '172.20.0.39' }] } } } }),
+);
+
 const node: NodeContext = { nodeIp: '192.168.77.21', hostname: 'node1', noAuth: false };
 
 describe('local callers', () => {
@@ -44,6 +50,10 @@ describe('isSuper', () => {
   test('containers of a super app', () => assert.ok(isSuper('172.20.0.12', state, node)));
   test('super apps are matched exactly: con is not console', () => assert.ok(!isSuper('172.20.0.13', state, node)));
   test('an IP known only from depends is never super', () => assert.ok(!isSuper('172.20.0.38', state, node)));
+  test('isSuper looks at pod groups only: a portal IP of a super service is not super', () => {
+    assert.equal(appNameOf('172.20.0.39', state), 'console', 'the depends entry names the super app');
+    assert.ok(!isSuper('172.20.0.39', state, node));
+  });
   test('-noauth makes everyone super', () => assert.ok(isSuper('10.9.9.9', state, { ...node, noAuth: true })));
   test('requireSuper throws the Go message', () => {
     assert.throws(
@@ -62,6 +72,15 @@ describe('pass', () => {
     assert.ok(!pass('172.20.0.32', 'console', state, node));
     assert.ok(!pass('172.20.0.32', '*', state, node));
     assert.ok(!pass('172.20.0.38', 'hello', state, node));
+  });
+  test('app names are matched exactly: con may not read console, hello may not read hell', () => {
+    assert.ok(!pass('172.20.0.13', 'console', state, node));
+    assert.ok(!pass('172.20.0.32', 'hell', state, node));
+    assert.ok(!pass('172.20.0.32', 'hello2', state, node));
+  });
+  test('depended services are matched exactly, not by prefix', () => {
+    assert.ok(!pass('172.20.0.32', 'resource.mysql', state, node));
+    assert.ok(!pass('172.20.0.32', 'resource.mysql.hello.x', state, node));
   });
   test('unknown callers are refused unless -noauth', () => {
     assert.ok(!pass('10.9.9.9', 'hello', state, node));

@@ -158,3 +158,87 @@ test('queued changes are applied once per burst, and reads flush them first', as
   assert.equal(got.ok && got.json.toString(), '{"a":"11"}');
   assert.equal(w.updates.length, 2);
 });
+
+test('a put wins over a delete within a burst: a key written then removed while a sibling remains sends update, not delete', async () => {
+  const data = new Map([['a/1', '1'], ['a/2', '2']]);
+  const view = mapView(data);
+  const hub = new ViewHub(state, node);
+  const w = new Recorder();
+  hub.subscribe(view, 'a/', w);
+  data.set('a/1', 'x');
+  hub.enqueue(change(2, 'a/1', 'put'));
+  data.delete('a/1');
+  hub.enqueue(change(3, 'a/1', 'delete'));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(w.updates.length, 1, 'one event for the burst');
+  assert.equal(w.updates[0].event, 'update');
+  assert.equal(w.updates[0].json.toString(), '{"a/2":"2"}');
+  assert.equal(w.updates[0].id, 3, 'the id is the burst\'s last revision');
+});
+
+test('a burst of removals only is sent as delete', async () => {
+  const data = new Map([['a/1', '1'], ['a/2', '2'], ['a/3', '3']]);
+  const view = mapView(data);
+  const hub = new ViewHub(state, node);
+  const w = new Recorder();
+  hub.subscribe(view, 'a/', w);
+  data.delete('a/1');
+  hub.enqueue(change(2, 'a/1', 'delete'));
+  data.delete('a/2');
+  hub.enqueue(change(3, 'a/2', 'delete'));
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(
+    w.updates.map((u) => [u.event, u.json.toString()]),
+    [['delete', '{"a/3":"3"}']],
+  );
+});
+
+test('delete only when every touching change was a removal: a batch with a removal and a put sends update, whatever their order', () => {
+  for (const order of [['a/1', 'a/2'], ['a/2', 'a/1']]) {
+    const data = new Map([['a/1', '1'], ['b', 'untouched']]);
+    const view = mapView(data);
+    const hub = new ViewHub(state, node);
+    const w = new Recorder();
+    hub.subscribe(view, 'a/', w);
+    data.delete('a/1');
+    data.set('a/2', '2');
+    const kinds = new Map<string, 'put' | 'delete'>([
+      ['a/1', 'delete'],
+      ['a/2', 'put'],
+    ]);
+    // An untouching removal on another key must not turn the event into a delete either.
+    const keys = new Map<string, 'put' | 'delete'>([['b', 'delete'], ...order.map((k): [string, 'put' | 'delete'] => [k, kinds.get(k)!])]);
+    hub.apply({ revision: 4, changes: new Map([['config', keys]]) });
+    assert.deepEqual(
+      w.updates.map((u) => [u.event, u.json.toString()]),
+      [['update', '{"a/2":"2"}']],
+      `order ${order.join(', ')}`,
+    );
+  }
+});
+
+test('a removal that touches the query is sent as delete even when an untouching put is in the same batch', () => {
+  const data = new Map([['a/1', '1'], ['a/2', '2']]);
+  const view = mapView(data);
+  const hub = new ViewHub(state, node);
+  const w = new Recorder();
+  hub.subscribe(view, 'a/', w);
+  data.delete('a/1');
+  data.set('b', 'new');
+  hub.apply({
+    revision: 5,
+    changes: new Map([
+      [
+        'config',
+        new Map<string, 'put' | 'delete'>([
+          ['b', 'put'],
+          ['a/1', 'delete'],
+        ]),
+      ],
+    ]),
+  });
+  assert.deepEqual(
+    w.updates.map((u) => u.event),
+    ['delete'],
+  );
+});
