@@ -54,6 +54,8 @@ async function main() {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
+  // The machine's load when we start matters for the figures: say so early.
+  log(`load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} on ${os.cpus().length} cores`);
   const quick = values.quick;
   const int = (name: string, text: string | undefined, fallback: number, min: number, max: number) => {
     const n = text === undefined ? fallback : Number(text);
@@ -110,6 +112,3 @@ main().then(
     process.exit(1);
   },
 );
-
-// The machine's load when we start matters for the figures: say so early.
-log(`load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} on ${os.cpus().length} cores`);
