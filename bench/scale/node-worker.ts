@@ -2,9 +2,9 @@
 // IPC): it runs many simulated lainlet nodes, each our REAL store layer (EtcdStore: snapshot
 // read, one watch, its liveness probe) plus the node's registry lease, with a sink that only
 // counts and, while recording, notes when each pod-group write arrived.
-import { EtcdStore, type StoreSink } from '../../src/store/etcd-store.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
+import { EtcdStore, type StoreSink } from '../../src/store/etcd-store.js';
 import { isClusterData, startNodeRegistry, type NodeRegistry } from './registry.js';
 import type { NodeSpec, WorkerReply, WorkerRequest, WorkerStats } from './protocol.js';
 
