@@ -51,6 +51,11 @@ export async function loadCluster(shape: ClusterShape): Promise<Cluster> {
     await fs.promises.rename(tmp, file);
   }
   const kv = JSON.parse(await fs.promises.readFile(file, 'utf8')) as Record<string, string>;
+  return describeCluster(shape, kv);
+}
+
+/** A cluster's `{key: value}` with its counts. */
+export function describeCluster(shape: ClusterShape, kv: Record<string, string>): Cluster {
   let rawBytes = 0;
   let podGroups = 0;
   let containers = 0;

@@ -70,7 +70,7 @@ async function main() {
   const cluster = await loadCluster(shape);
   log(`cluster: ${cluster.keys} keys, ${cluster.podGroups} pod groups, ${cluster.containers} containers, ${(cluster.rawBytes / 1e6).toFixed(1)} MB`);
   const built = values.cmd
-    ? { template: values.cmd, how: 'given with --cmd', cleanup: async () => {} }
+    ? { template: values.cmd, how: 'given with --cmd', dir: '', cleanup: async () => {} }
     : await buildLainlet([...productionNodeFlags(), ...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [])]);
   log(`implementation: ${built.template} (${built.how})`);
 

@@ -15,6 +15,8 @@ export interface BuiltCommand {
   /** Command template with {web} (HOST:PORT), {port}, {etcd} (HOST:PORT) and {etcdUrl}. */
   template: string;
   how: string;
+  /** Its temp dir ('' if none), for a synchronous last-resort removal. */
+  dir: string;
   cleanup(): Promise<void>;
 }
 
@@ -41,11 +43,11 @@ export async function buildLainlet(nodeFlags: string[] = []): Promise<BuiltComma
     await fs.promises.symlink(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
     await fs.promises.writeFile(path.join(dir, 'package.json'), '{"type":"module"}\n');
     const main = path.join(dir, 'dist', 'cli', 'main.js');
-    return { template: [process.execPath, ...nodeFlags, main, ...flags].join(' '), how: 'compiled (tsc) and run with node', cleanup };
+    return { template: [process.execPath, ...nodeFlags, main, ...flags].join(' '), how: 'compiled (tsc) and run with node', dir, cleanup };
   } catch (err) {
     process.stderr.write(`bench: building lainlet failed, running it with tsx instead: ${(err as Error).message.slice(0, 500)}\n`);
     const main = path.join(REPO, 'src', 'cli', 'main.ts');
-    return { template: [process.execPath, ...nodeFlags, '--import', 'tsx', main, ...flags].join(' '), how: 'tsx (build failed)', cleanup };
+    return { template: [process.execPath, ...nodeFlags, '--import', 'tsx', main, ...flags].join(' '), how: 'tsx (build failed)', dir, cleanup };
   }
 }
 
