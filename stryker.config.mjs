@@ -6,7 +6,8 @@
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   packageManager: 'npm',
-  plugins: ['@stryker-mutator/tap-runner'],
+  plugins: ['@stryker-mutator/tap-runner', './stryker.ignore-logging.mjs'],
+  ignorers: ['logging'],
   testRunner: 'tap',
   tap: {
     testFiles: [
