@@ -121,7 +121,16 @@ test('snapshot then watch: every write arrives once, other prefixes are ignored'
   const aRevision = await writer.put('/lain/a', '1');
   const sink = new RecordingSink();
   const store = new EtcdStore({ endpoints: [`http://${etcd.endpoint}`], prefix: '/lain/', logger: silentLogger }, sink);
-  assert.equal(store.status().state, 'connecting');
+  assert.deepEqual(store.status(), {
+    state: 'connecting',
+    endpoint: `http://${etcd.endpoint}`,
+    revision: 0,
+    lastContactAt: null,
+    snapshots: 0,
+    reconnects: 0,
+    compactionsSeen: 0,
+    lastError: null,
+  });
   const running = store.run();
   await until(() => sink.snapshots === 1, 5000, 'snapshot');
   assert.equal(sink.data.get('/lain/a'), '1');
@@ -275,7 +284,10 @@ test('resume revision: an etcd restart mid-burst and a catch-up response cut mid
         const i = next++;
         for (;;) {
           try {
-            lastRevision = Math.max(lastRevision, await writer.put(`${prefix}${i % 50}`, `v${i}`, 2_000));
+            // Every 7th write a delete, so that deletes travel the same way.
+            const key = `${prefix}${i % 50}`;
+            const revision = i % 7 === 6 ? await writer.delete(key, 2_000) : await writer.put(key, `v${i}`, 2_000);
+            lastRevision = Math.max(lastRevision, revision);
             break;
           } catch {
             await new Promise((r) => setTimeout(r, 50)); // etcd restarting: the write may or may not have landed; history tells
@@ -311,12 +323,15 @@ test('resume revision: an etcd restart mid-burst and a catch-up response cut mid
     await until(() => sink.lastRevision >= lastRevision, 30_000, `the store to reach revision ${lastRevision}`);
 
     const expected = await history(etcd.endpoint, prefix, fromRevision, lastRevision);
-    assert.ok(expected.length >= 3_300, `etcd's history holds every write (${expected.length})`);
+    assert.ok(expected.length > 2_500, `etcd's history holds the writes (${expected.length})`);
     assert.equal(proxy.midStreamCuts, 1, 'a response was cut mid-way');
     assert.ok(store.status().reconnects >= 2, `reconnected after the restart and after the cut (${store.status().reconnects})`);
     assert.equal(sink.snapshots, 1, 'resumed from history, never re-read');
     assert.equal(sink.delivered.length, expected.length, `events delivered: ${sink.delivered.length}, written: ${expected.length}`);
-    const firstWrong = sink.delivered.findIndex((e, i) => e.modRevision !== expected[i].modRevision || e.key !== expected[i].key || e.value !== expected[i].value);
+    assert.ok(expected.some((e) => e.type === 'delete'), 'the history has deletes');
+    const firstWrong = sink.delivered.findIndex(
+      (e, i) => e.modRevision !== expected[i].modRevision || e.type !== expected[i].type || e.key !== expected[i].key || e.value !== expected[i].value,
+    );
     assert.equal(firstWrong, -1, `event ${firstWrong} differs: got ${JSON.stringify(sink.delivered[firstWrong])}, etcd has ${JSON.stringify(expected[firstWrong])}`);
   } finally {
     store.close();
