@@ -346,6 +346,16 @@ describe('StateIndex edge cases', () => {
     assert.ok(s.remove('/lain/deployd/pod_groups/t/t.web.web'));
     assert.equal(s.appByIp('172.20.0.63'), undefined);
   });
+  test('a depends entry listing one IP twice is removed cleanly', () => {
+    const s = new StateIndex();
+    const twice = JSON.stringify({
+      node1: { hello: { Pod: { Containers: [{ Id: 'p', ContainerIp: '172.20.0.70' }] } }, web: { Pod: { Containers: [{ Id: 'q', ContainerIp: '172.20.0.70' }] } } },
+    });
+    s.put('/lain/deployd/depends/pods/svc.portal.p', twice);
+    assert.deepEqual(s.servicesByIp('172.20.0.70'), ['svc']);
+    assert.ok(s.remove('/lain/deployd/depends/pods/svc.portal.p'));
+    assert.deepEqual(s.servicesByIp('172.20.0.70'), []);
+  });
   test('depends with an empty container IP index nothing', () => {
     const s = new StateIndex();
     s.put('/lain/deployd/depends/pods/svc.portal.p', dependsValue(''));
