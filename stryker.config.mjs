@@ -22,7 +22,8 @@ export default {
     forceBail: true,
   },
   coverageAnalysis: 'perTest',
-  mutate: ['src/auth/**/*.ts', 'src/views/hub.ts', 'src/state/**/*.ts', 'src/store/etcd-store.ts', 'src/store/etcd-client.ts'],
+  // etcd-client.ts is left out: channel options and thin request wrappers, each mutant a full etcd test file.
+  mutate: ['src/auth/**/*.ts', 'src/views/hub.ts', 'src/state/**/*.ts', 'src/store/etcd-store.ts'],
   // Re-runs only the mutants whose code or tests changed since the last run.
   incremental: true,
   incrementalFile: 'reports/stryker-incremental.json',

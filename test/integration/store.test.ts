@@ -339,3 +339,17 @@ test('resume revision: an etcd restart mid-burst and a catch-up response cut mid
     await proxy.close();
   }
 });
+
+test('a dead etcd is retried with a growing, capped backoff, not in a tight loop', { timeout: 30_000 }, async () => {
+  const dead = `127.0.0.1:${await freeLoopbackPort()}`;
+  const store = new EtcdStore({ endpoints: [dead], prefix: '/lain/', logger: silentLogger }, new RecordingSink());
+  const running = store.run();
+  await new Promise((r) => setTimeout(r, 6_000));
+  const { reconnects, state, lastError } = store.status();
+  store.close();
+  await running;
+  // 250 ms, 500 ms, then every 1 s (each +-25%): 7 to 10 attempts in 6 s.
+  assert.ok(reconnects >= 4 && reconnects <= 12, `${reconnects} attempts in 6 s`);
+  assert.equal(state, 'disconnected');
+  assert.ok(lastError, 'the last error is kept for /debug');
+});
