@@ -361,6 +361,13 @@ describe('StateIndex edge cases', () => {
     s.put('/lain/deployd/depends/pods/svc.portal.p', dependsValue(''));
     assert.deepEqual(s.servicesByIp(''), []);
   });
+  test('pods and depends without containers index no IP', () => {
+    const s = new StateIndex();
+    s.put('/lain/deployd/pod_groups/n/n.web.web', '{"Spec":{"Name":"n.web.web","Namespace":"n"},"Pods":[{"InstanceNo":1,"Containers":null}]}');
+    s.put('/lain/deployd/depends/pods/svc.portal.p', '{"node1":{"hello":{"Pod":{"Containers":null}}}}');
+    assert.equal(internals(s).appsByIp.size, 0);
+    assert.equal(internals(s).dependsByIp.size, 0);
+  });
   test('removing everything leaves no index entries behind (no leak over a long run)', () => {
     const s = new StateIndex();
     for (let i = 0; i < 3; i++) {
