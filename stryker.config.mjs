@@ -6,7 +6,8 @@
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   packageManager: 'npm',
-  plugins: ['@stryker-mutator/tap-runner'],
+  plugins: ['@stryker-mutator/tap-runner', './stryker.ignore-logging.mjs'],
+  ignorers: ['logging'],
   testRunner: 'tap',
   tap: {
     testFiles: [
@@ -21,7 +22,8 @@ export default {
     forceBail: true,
   },
   coverageAnalysis: 'perTest',
-  mutate: ['src/auth/**/*.ts', 'src/views/hub.ts', 'src/state/**/*.ts', 'src/store/etcd-store.ts', 'src/store/etcd-client.ts'],
+  // etcd-client.ts is left out: channel options and thin request wrappers, each mutant a full etcd test file.
+  mutate: ['src/auth/**/*.ts', 'src/views/hub.ts', 'src/state/**/*.ts', 'src/store/etcd-store.ts'],
   // Re-runs only the mutants whose code or tests changed since the last run.
   incremental: true,
   incrementalFile: 'reports/stryker-incremental.json',

@@ -1,19 +1,28 @@
 // Sinks for store-level tests: what the store delivered, as a plain map.
+import assert from 'node:assert/strict';
 import type { StoreChange, StoreKV, StoreSink } from '../../src/store/etcd-store.js';
 
-/** Keeps what the store delivered as a plain map, and counts snapshots. */
+/** Keeps what the store delivered as a plain map (with each key's mod_revision), and counts snapshots and events. */
 export class RecordingSink implements StoreSink {
   readonly data = new Map<string, string>();
+  readonly modRevisions = new Map<string, number>();
   snapshots = 0;
   revision = 0;
+  eventCount = 0;
   snapshot(kvs: StoreKV[], revision: number) {
     this.snapshots++;
     this.data.clear();
-    for (const kv of kvs) this.data.set(kv.key, kv.value);
+    for (const kv of kvs) {
+      this.data.set(kv.key, kv.value);
+      this.modRevisions.set(kv.key, kv.modRevision);
+    }
     this.revision = revision;
   }
   events(changes: StoreChange[], revision: number) {
+    this.eventCount += changes.length;
+    assert.equal(revision, changes.at(-1)?.modRevision, "a batch is delivered at its last event's revision");
     for (const c of changes) {
+      this.modRevisions.set(c.key, c.modRevision);
       if (c.type === 'put') this.data.set(c.key, c.value);
       else this.data.delete(c.key);
     }

@@ -82,6 +82,12 @@ describe('pass', () => {
     assert.ok(!pass('172.20.0.32', 'resource.mysql', state, node));
     assert.ok(!pass('172.20.0.32', 'resource.mysql.hello.x', state, node));
   });
+  test('an unknown caller never counts as an app, even when a super app is named "undefined"', () => {
+    const odd = new StateIndex();
+    odd.put('/lain/config/super_apps/undefined', '{}');
+    assert.ok(!isSuper('10.9.9.9', odd, node));
+    assert.ok(!pass('10.9.9.9', 'hello', odd, node));
+  });
   test('unknown callers are refused unless -noauth', () => {
     assert.ok(!pass('10.9.9.9', 'hello', state, node));
     assert.ok(pass('10.9.9.9', 'hello', state, { ...node, noAuth: true }));

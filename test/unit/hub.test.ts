@@ -117,7 +117,7 @@ test('a bug in a view is a 500 for that query, not an exception for the caller',
   const seen: unknown[] = [];
   const hub = new ViewHub(state, node, (_v, _k, err) => seen.push(err));
   const a = hub.get(view, '*');
-  assert.equal(a.ok, false);
+  assert.deepEqual(a, { ok: false, status: 500, message: 'internal error: oops' });
   assert.equal(seen.length, 1);
 });
 
@@ -241,4 +241,124 @@ test('a removal that touches the query is sent as delete even when an untouching
     w.updates.map((u) => u.event),
     ['delete'],
   );
+});
+
+/** A hub over `data` with one recorder subscribed to `key`. */
+function watched(data: Map<string, string>, key: string, extra: Partial<View> = {}) {
+  const view = mapView(data, extra);
+  const hub = new ViewHub(state, node);
+  const w = new Recorder();
+  const sub = hub.subscribe(view, key, w);
+  return { view, hub, w, sub };
+}
+
+test('a burst merges later changes of new keys and new sources into the pending one', async () => {
+  const data = new Map([['a/1', '1'], ['b/1', '1']]);
+  const view = mapView(data, { sources: ['config', 'nodes'] });
+  const hub = new ViewHub(state, node);
+  const [wa, wb, wn] = [new Recorder(), new Recorder(), new Recorder()];
+  hub.subscribe(view, 'a/', wa);
+  hub.subscribe(view, 'b/', wb);
+  hub.subscribe(view, 'n', wn);
+  data.set('a/1', '2');
+  hub.enqueue(change(2, 'a/1'));
+  data.set('b/1', '2');
+  hub.enqueue(change(3, 'b/1')); // a new key of the same source
+  data.set('n', 'node');
+  hub.enqueue({ revision: 4, changes: new Map([['nodes', new Map([['n', 'put']])]]) }); // a new source
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(
+    [wa, wb, wn].map((w) => w.updates.map((u) => [u.id, u.json.toString()])),
+    [[[4, '{"a/1":"2"}']], [[4, '{"b/1":"2"}']], [[4, '{"n":"node"}']]],
+  );
+});
+
+test('a batch that has only some of a view\'s sources still reaches it', () => {
+  const data = new Map([['n', '1']]);
+  const { hub, w } = watched(data, '*', { sources: ['config', 'nodes'] });
+  data.set('n', '2');
+  hub.apply({ revision: 2, changes: new Map([['nodes', new Map([['n', 'put']])]]) });
+  assert.equal(w.updates.length, 1);
+});
+
+test('a view\'s own touches() decides which changes reach a query', () => {
+  const data = new Map([['a', '1']]);
+  // Only changes of key "z" touch it, whatever the query key.
+  const { hub, w, view } = watched(data, 'a', { touches: (_q: string, _s: Source, changed: string) => changed === 'z' });
+  data.set('a', '2');
+  hub.apply(change(2, 'a'));
+  assert.equal(w.updates.length, 0, 'not touched by its own key');
+  hub.apply(change(3, 'z'));
+  assert.equal(w.updates.length, 1);
+  assert.equal(view.renders, 2);
+});
+
+test('different queries of one route have their own answers', () => {
+  const data = new Map([['a', '1'], ['b', '2']]);
+  const view = mapView(data);
+  const hub = new ViewHub(state, node);
+  const a = hub.get(view, 'a');
+  const b = hub.get(view, 'b');
+  assert.equal(a.ok && a.json.toString(), '{"a":"1"}');
+  assert.equal(b.ok && b.json.toString(), '{"b":"2"}');
+  assert.equal(hub.channelCount, 2);
+});
+
+test('an answer nobody watches is forgotten when a change touches it, not recomputed', () => {
+  const data = new Map([['a', '1']]);
+  const view = mapView(data);
+  const hub = new ViewHub(state, node);
+  hub.get(view, '*');
+  data.set('a', '2');
+  hub.apply(change(2, 'a'));
+  assert.equal(view.renders, 1, 'not recomputed for nobody');
+  assert.equal(hub.channelCount, 0);
+  const again = hub.get(view, '*');
+  assert.equal(again.ok && again.json.toString(), '{"a":"2"}');
+});
+
+test('a watch of an error answer is not registered', () => {
+  const data = new Map([['broken', 'yes']]);
+  const { hub, sub } = watched(data, '*');
+  assert.equal(sub.initial.ok, false);
+  assert.deepEqual(hub.watcherCounts(), { '/v2/test': 0 });
+});
+
+test('watcher counts per route, unsubscribe, and the render and update counters', () => {
+  const data = new Map([['a', '1']]);
+  const view = mapView(data);
+  const hub = new ViewHub(state, node);
+  const subs = [new Recorder(), new Recorder(), new Recorder()].map((w) => hub.subscribe(view, '*', w));
+  hub.subscribe(view, 'a', new Recorder());
+  assert.deepEqual(hub.watcherCounts(), { '/v2/test': 4 });
+  subs[0].unsubscribe();
+  assert.deepEqual(hub.watcherCounts(), { '/v2/test': 3 });
+  data.set('a', '2');
+  hub.apply(change(2, 'a'));
+  assert.deepEqual(hub.stats, { renders: 4, updatesSent: 3 });
+});
+
+test('encodings are made once per change and per subscription answer, then shared', () => {
+  const data = new Map([['a', '1']]);
+  const view = mapView(data);
+  const hub = new ViewHub(state, node);
+  let made = 0;
+  const encode = (json: Buffer) => {
+    made++;
+    return `frame:${json.toString()}`;
+  };
+  const first = hub.subscribe(view, '*', new Recorder());
+  const second = hub.subscribe(view, '*', new Recorder());
+  assert.equal(first.initEncoded('sse', encode), 'frame:{"a":"1"}');
+  assert.equal(second.initEncoded('sse', encode), 'frame:{"a":"1"}');
+  assert.equal(second.initEncoded('grpc', encode), 'frame:{"a":"1"}');
+  assert.equal(made, 2, 'once per format');
+  const w = new Recorder();
+  hub.subscribe(view, '*', w);
+  data.set('a', '2');
+  hub.apply(change(2, 'a'));
+  const u = w.updates[0];
+  assert.equal(u.encoded('sse', (x) => encode(x.json)), 'frame:{"a":"2"}');
+  assert.equal(u.encoded('sse', (x) => encode(x.json)), 'frame:{"a":"2"}');
+  assert.equal(made, 3);
 });
