@@ -1,6 +1,7 @@
 // `npm run bench:scale`: the cluster-scale simulation of issue 12 (bench/scale/simulation.ts)
 // in both topologies, written to bench/SCALE.md and bench/scale-results.json.
 // `npm run bench:scale -- --help` for the options.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -9,7 +10,7 @@ import { own, stopAll } from './scale/processes.js';
 import { writeScaleReport } from './scale/report.js';
 import { runScale, type Topology } from './scale/simulation.js';
 import { sampleCluster } from './scale/sample.js';
-import { buildLainlet, productionNodeFlags } from './target.js';
+import { buildLainlet, productionNodeFlags, REPO } from './target.js';
 
 const USAGE = `npm run bench:scale -- [options]
   --nodes N          simulated nodes (default 1000; --quick: 50)
@@ -97,10 +98,20 @@ async function main() {
       log,
     });
     results.machine.otherLoad = values['other-load'];
+    results.commit = gitDescribe();
     const written = await writeScaleReport(results, quick);
     log(`wrote ${written.join(' and ')}`);
   } finally {
     await stopAll();
+  }
+}
+
+/** The commit measured, `-dirty` with uncommitted changes; undefined outside a git checkout. */
+function gitDescribe(): string | undefined {
+  try {
+    return execFileSync('git', ['describe', '--always', '--dirty'], { cwd: REPO, encoding: 'utf8' }).trim();
+  } catch {
+    return undefined;
   }
 }
 

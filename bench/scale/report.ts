@@ -101,7 +101,7 @@ export function renderScaleReport(r: ScaleResults, jsonName: string): string {
   const lines = [
     `# Cluster-scale simulation${r.options.nodes < 1000 ? ` (N = ${n})` : ''}`,
     '',
-    `\`npm run bench:scale\` on ${r.date.slice(0, 16).replace('T', ' ')} UTC: ${n} simulated nodes (our store layer: snapshot, one watch, liveness${r.options.registry ? ', registry lease' : ''}) ` +
+    `\`npm run bench:scale\` on ${r.date.slice(0, 16).replace('T', ' ')} UTC${r.commit ? ` (lainlet ${r.commit})` : ''}: ${n} simulated nodes (our store layer: snapshot, one watch, liveness${r.options.registry ? ', registry lease' : ''}) ` +
       `in ${r.options.workers} worker processes, plus ${r.options.lainlets} full lainlets with ${r.options.sseWatchers} SSE watchers each, ` +
       `against one etcd; direct, and through ${P} \`etcd grpc-proxy\` processes (nodes spread round-robin). Each topology gets a fresh etcd (data in /dev/shm).`,
     '',

@@ -137,6 +137,8 @@ export interface StormFigures {
 
 export interface ScaleResults {
   date: string;
+  /** The lainlet commit measured (`git describe --always --dirty`), when known. */
+  commit?: string;
   machine: { cpus: number; cpuModel: string; memoryBytes: number; node: string; load1AtStart: number; load1AtEnd: number; otherLoad: string };
   options: Omit<ScaleOptions, 'cluster' | 'log' | 'lainletCommand'>;
   cluster: { label: string; keys: number; rawBytes: number; podGroups: number; podGroupValueBytes: { min: number; median: number; max: number } };
