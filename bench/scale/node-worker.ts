@@ -32,6 +32,8 @@ class SimNode {
   syncedAt = NaN;
   keys = 0;
   events = 0;
+  /** The registry keys this node sees: the live lainlets, as the daemon's mirror counts them. */
+  private readonly instances = new Set<string>();
   private closed = false;
 
   constructor(
@@ -46,14 +48,20 @@ class SimNode {
         this.keys = kvs.length;
         this.revision = revision;
         this.dataRevision = kvs.reduce((max, kv) => (isClusterData(kv.key) ? Math.max(max, kv.modRevision) : max), 0);
+        this.instances.clear();
+        for (const kv of kvs) if (!isClusterData(kv.key)) this.instances.add(kv.key);
         this.snapshotted = true;
         // As the daemon: registered from the first snapshot on (before it, the revision it would publish says nothing).
-        if (withRegistry && !this.registry && !this.closed) this.registry = startNodeRegistry(spec, logger, () => this.dataRevision);
+        if (withRegistry && !this.registry && !this.closed) this.registry = startNodeRegistry(spec, logger, () => this.dataRevision, () => this.instances.size);
       },
       events: (changes, revision) => {
         this.revision = revision;
         this.events += changes.length;
-        for (const c of changes) if (isClusterData(c.key)) this.dataRevision = c.modRevision;
+        for (const c of changes) {
+          if (isClusterData(c.key)) this.dataRevision = c.modRevision;
+          else if (c.type === 'put') this.instances.add(c.key);
+          else this.instances.delete(c.key);
+        }
         if (!this.recorder.on) return;
         const t = now();
         for (const c of changes) if (c.key.startsWith(POD_GROUP_PREFIX)) this.recorder.add(this.index, c.modRevision, t);

@@ -52,6 +52,22 @@ test('the key lives with the lease, a changed value is rewritten, stop() deletes
   assert.equal(await valueOf(key), undefined, 'revoked: gone at once');
 });
 
+test('the rewrite interval is read before each rewrite: a cluster of many lainlets holds a changed value back', { timeout: 30_000 }, async () => {
+  let revision = 1;
+  let intervalMs = 60_000; // as for 120 live lainlets
+  const key = '/lain/lainlet/instances/t3';
+  const registry = new LeaseRegistry({ endpoints: [etcd.endpoint], key, value: () => ({ revision }), keepAliveMs: 200, minRewriteMs: () => intervalMs, logger: silentLogger });
+  registry.start();
+  await eventually(key, '{"revision":1}', 5_000, 'registered');
+  revision = 2;
+  const keepAlives = registry.status().keepAlives;
+  await until(() => registry.status().keepAlives >= keepAlives + 5, 10_000, 'five keep-alives');
+  assert.equal(await valueOf(key), '{"revision":1}', 'not rewritten within the interval');
+  intervalMs = 500; // the cluster shrank
+  await eventually(key, '{"revision":2}', 5_000, 'the changed value once the interval allows it');
+  await registry.stop();
+});
+
 test('a lease that expired while etcd was out of reach is granted anew and the key written back', { timeout: 30_000 }, async () => {
   const key = '/lain/lainlet/instances/t2';
   const proxy = await TcpProxy.start('127.0.0.1', Number(etcd.endpoint.split(':')[1]));
