@@ -95,7 +95,14 @@ test('snapshot then watch: every write arrives once, other prefixes are ignored'
     snapshots: 0,
     reconnects: 0,
     compactionsSeen: 0,
+    staleReads: 0,
+    pageLimit: 64,
+    lastSnapshot: null,
+    probes: 0,
+    lastProbeMs: null,
     lastError: null,
+    unreachableSince: null,
+    failedAttempts: 0,
   });
   const running = store.run();
   await until(() => sink.snapshots === 1, 5000, 'snapshot');
@@ -159,7 +166,7 @@ test('a frozen etcd (SIGSTOP) is noticed by the progress probe; a quiet one is n
     try {
       await until(() => store.status().state === 'disconnected', 15_000, 'the frozen etcd to be noticed');
       assert.ok(Date.now() - frozenAt >= 2_900, 'not before the probe timeout');
-      assert.match(store.status().lastError ?? '', /did not answer a watch progress probe within 3000 ms/);
+      assert.match(store.status().lastError ?? '', /did not answer a liveness probe \(a watch create\) within 3000 ms/);
     } finally {
       etcd.thaw();
     }

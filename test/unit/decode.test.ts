@@ -208,8 +208,9 @@ describe('decode errors name the Go type and the full path (they are shown in /d
     ['{"Spec":{"Pod":{"Containers":[{"CpuLimit":"1"}]}}}', 'cannot unmarshal string into Spec.Pod.Containers.CpuLimit of Go type int'],
     ['{"Spec":{"Pod":{"Containers":[{"MemoryLimit":true}]}}}', 'cannot unmarshal boolean into Spec.Pod.Containers.MemoryLimit of Go type int'],
     ['{"Spec":{"Pod":{"Containers":[{"Expose":[]}]}}}', 'cannot unmarshal array into Spec.Pod.Containers.Expose of Go type int'],
-    ['{"Spec":{"Pod":{"Containers":[{"Expose":80.5}]}}}', 'cannot unmarshal number 80.5 into Spec.Pod.Containers.Expose of Go type int'],
-    [`{"Spec":{"Pod":{"Containers":[{"Expose":${2 ** 63}}]}}}`, `cannot unmarshal number ${2 ** 63} into Spec.Pod.Containers.Expose of Go type int`],
+    // The number itself stays out of the message: /debug is public and a value may be a secret.
+    ['{"Spec":{"Pod":{"Containers":[{"Expose":80.5}]}}}', 'cannot unmarshal a number that is not an int64 into Spec.Pod.Containers.Expose of Go type int'],
+    [`{"Spec":{"Pod":{"Containers":[{"Expose":${2 ** 63}}]}}}`, 'cannot unmarshal a number that is not an int64 into Spec.Pod.Containers.Expose of Go type int'],
     ['{"Spec":{"Pod":{"Dependencies":"x"}}}', 'cannot unmarshal string into Spec.Pod.Dependencies of Go type slice'],
     ['{"Spec":{"Pod":{"Dependencies":[{"PodName":1}]}}}', 'cannot unmarshal number into Spec.Pod.Dependencies.PodName of Go type string'],
     ['{"Spec":{"Pod":{"Dependencies":[{"Policy":"0"}]}}}', 'cannot unmarshal string into Spec.Pod.Dependencies.Policy of Go type int'],
@@ -239,16 +240,14 @@ describe('decode errors name the Go type and the full path (they are shown in /d
   ];
   for (const [raw, message] of dependsCases) test(`depends ${raw}`, () => assert.throws(() => decodeDepends(raw), { message }));
 
-  test('invalid JSON says which kind of value, and keeps the parser error as the cause', () => {
+  test('invalid JSON says which kind of value and where, never the parser text (it quotes the value)', () => {
     for (const [decode, what] of [
       [decodePodGroup, 'pod group'],
       [decodeDepends, 'depends'],
       [decodeNode, 'node'],
     ] as const) {
-      assert.throws(
-        () => decode('{"a":'),
-        (err: Error) => err.message.startsWith(`${what}: invalid JSON: `) && err.cause instanceof SyntaxError,
-      );
+      assert.throws(() => decode('{"a":'), (err: Error) => err.message === `${what}: invalid JSON: unexpected end` && err.cause === undefined);
+      assert.throws(() => decode('{"secret-ish": x}'), (err: Error) => err.message.startsWith(`${what}: invalid JSON`) && !err.message.includes('secret-ish') && !err.message.includes('x'));
     }
   });
   test('a node number beyond float64', () => assert.throws(() => decodeNode('{"a":{"b":[1e400]}}'), { message: 'node: number out of float64 range' }));

@@ -335,7 +335,7 @@ test('watcher counts per route, unsubscribe, and the render and update counters'
   assert.deepEqual(hub.watcherCounts(), { '/v2/test': 3 });
   data.set('a', '2');
   hub.apply(change(2, 'a'));
-  assert.deepEqual(hub.stats, { renders: 4, updatesSent: 3 });
+  assert.deepEqual(hub.stats, { renders: 4, updatesSent: 3, rightsRevoked: 0, cacheEvictions: 0, watchesRefusedCacheFull: 0 });
 });
 
 test('encodings are made once per change and per subscription answer, then shared', () => {
