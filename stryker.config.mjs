@@ -12,6 +12,7 @@ export default {
   tap: {
     testFiles: [
       'test/unit/auth.test.ts',
+      'test/unit/security.test.ts',
       'test/unit/hub.test.ts',
       'test/unit/decode.test.ts',
       'test/unit/mirror.test.ts',
