@@ -104,3 +104,19 @@ test('config secrets are matched by prefix', () => {
   for (const t of ['*', 'vips/1.2.3.4', 'vip', 'ssl', 'super_apps/console', 'dns_ip']) assert.ok(isSecretConfigTarget(t), t);
   for (const t of ['domain', 'domains/', 'features', 'auth/console']) assert.ok(!isSecretConfigTarget(t), t);
 });
+
+describe('edge cases a mutation run found untested', () => {
+  test('an IP listed first under a depends key with an empty service name gets the next, non-empty service', () => {
+    const s = new StateIndex();
+    const portal = (ip: string) => JSON.stringify({ node1: { hello: { Pod: { Containers: [{ Id: ip, ContainerIp: ip }] } } } });
+    // `.x.y` names the service '' (no app); `redis.portal.y` names redis. Keys are walked in order.
+    s.put('/lain/deployd/depends/pods/.x.y', portal('172.20.9.1'));
+    s.put('/lain/deployd/depends/pods/redis.portal.y', portal('172.20.9.1'));
+    assert.equal(appNameOf('172.20.9.1', s), 'redis');
+  });
+  test('a config target needs super when it STARTS with `*`, not when it ends with one', () => {
+    assert.ok(isSecretConfigTarget('*'));
+    assert.ok(isSecretConfigTarget('*x'));
+    assert.ok(!isSecretConfigTarget('features*'));
+  });
+});
