@@ -224,6 +224,33 @@ describe('rights checked again when they change', () => {
     assert.equal(console.updates, 1);
     assert.equal(hub.stats.rightsRevoked, 2);
   });
+
+  // Which changes make the hub ask again: the super apps list (config super_apps/...), pod groups
+  // and depends. Each case below removes hello's super right from the state but announces only
+  // one change, so the re-check (or its absence) shows in whether hello's watch is ended.
+  for (const [announced, rechecked] of [
+    [['config', 'super_apps/hello'], true],
+    [['podgroups', 'other/other.web.web'], true],
+    [['depends', 'redis.portal.x'], true],
+    [['config', 'domain'], false],
+    [['config', 'xsuper_apps/hello'], false],
+    [['nodes', 'node1:10.0.0.1:22'], false],
+  ] as Array<[[Source, string], boolean]>) {
+    test(`a change of ${announced.join(' ')} ${rechecked ? 'makes the hub check rights again' : 'leaves rights alone'}`, () => {
+      const state = sampleState();
+      state.put('/lain/config/super_apps/hello', '{}');
+      state.put('/lain/deployd/pod_groups/hello/hello.web.web', podGroup('hello', '172.20.0.32'));
+      const hub = new ViewHub(() => state, node);
+      const apps = findView('/v2/appswatcher')!;
+      const w = recorder();
+      const req = { params: new URLSearchParams(), callerIp: '172.20.0.32' };
+      assert.ok(hub.subscribe(apps, apps.key(req, state, node), w, req).initial.ok);
+      state.remove('/lain/config/super_apps/hello');
+      hub.apply({ revision: 9, changes: new Map([[announced[0], new Map([[announced[1], 'put' as const]])]]) });
+      assert.equal(w.failed.length, rechecked ? 1 : 0, JSON.stringify(w.failed));
+      assert.equal(hub.stats.rightsRevoked, rechecked ? 1 : 0);
+    });
+  }
 });
 
 describe('watch slots', () => {
