@@ -330,11 +330,9 @@ export class EtcdStore {
       stream.on('data', (res: WatchResponse) => {
         lastHeardAt = Date.now();
         this.contact(res.header?.revision ?? 0);
-        // After the main watch's own create, every `created` is the probe's: etcd answers a
-        // create it refuses (3.4, auth on: "user name is empty") with the request's watch_id, 0, which is
-        // also the ID etcd gives the first watch of a stream, our main one.
-        if (mainWatchId !== null && (res.watchId !== mainWatchId || res.created)) {
-          // The probe's watch: created (answer it with a cancel), refused, or the cancel's confirmation.
+        if (mainWatchId !== null && res.watchId !== mainWatchId) {
+          // The probe's watch: created (answer it with a cancel), refused (etcd 3.4 answers a
+          // refused create under watch_id -1), or the cancel's confirmation.
           if (res.created && probeSentAt !== null) {
             this.st.probes++;
             this.st.lastProbeMs = lastHeardAt - probeSentAt;

@@ -406,8 +406,8 @@ test("a refused liveness probe (auth switched on while watching) is the probe's 
   try {
     await until(() => store.status().state === 'connected', 10_000, 'watch');
     await auth.enable();
-    // etcd answers each probe's create with created + canceled ("user name is empty"), under
-    // the request's watch_id 0: the ID of the stream's first watch, our main one.
+    // etcd 3.4 answers each probe's create with created + canceled ("user name is empty"),
+    // under watch_id -1: not the main watch's, whose events keep coming.
     const probes = store.status().probes;
     await until(() => store.status().probes >= probes + 3, 10_000, 'three probes answered (refused) with auth on');
     const during = store.status();
