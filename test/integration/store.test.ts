@@ -3,6 +3,7 @@
 // past our revision.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { getChannelzHandlers } from '@grpc/grpc-js';
 import { EtcdProcess } from '../../src/demo/etcd-process.js';
 import { EtcdClient } from '../../src/store/etcd-client.js';
 import { EtcdStore, type StoreChange, type StoreKV, type StoreSink } from '../../src/store/etcd-store.js';
@@ -451,7 +452,15 @@ test('close() during the snapshot read (etcd hung): run() returns at once, nothi
   }
 });
 
-test('one gRPC client per endpoint, however often the store reconnects: close() leaves no connection to etcd open', { timeout: 60_000 }, async () => {
+/** The gRPC channels this process holds open to `endpoint`, as grpc-js's own channelz lists them (closing a channel removes it). */
+function openChannels(endpoint: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const call = { request: { start_channel_id: '0', max_results: '100000' } } as unknown as Parameters<ReturnType<typeof getChannelzHandlers>['GetTopChannels']>[0];
+    getChannelzHandlers().GetTopChannels(call, (err, res) => (err ? reject(err) : resolve((res?.channel ?? []).filter((c) => c.data?.target?.endsWith(endpoint)).length)));
+  });
+}
+
+test('one gRPC client per endpoint, however often the store reconnects (no channel leak): close() leaves no channel or connection to etcd open', { timeout: 60_000 }, async () => {
   const proxy = await TcpProxy.start('127.0.0.1', etcd.clientPort);
   const sink = new RecordingSink();
   const store = new EtcdStore({ endpoints: [proxy.endpoint], prefix: '/lain/one-client/', logger: silentLogger, firstReadJitterMs: 0 }, sink);
@@ -465,10 +474,12 @@ test('one gRPC client per endpoint, however often the store reconnects: close() 
       await until(() => store.status().state === 'connected', 10_000, `watch ${i}`);
     }
     assert.equal(proxy.openConnections, 1, 'one connection to etcd');
+    assert.equal(await openChannels(proxy.endpoint), 3, "one client's channels (KV, Watch, Lease), not one client per reconnect");
   } finally {
     store.close();
     await running;
   }
+  assert.equal(await openChannels(proxy.endpoint), 0, 'close() closes every channel');
   await until(() => proxy.openConnections === 0, 5_000, 'close() to drop every connection to etcd');
   await proxy.close();
 });
