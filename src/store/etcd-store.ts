@@ -247,7 +247,7 @@ export class EtcdStore {
         const limit = this.st.pageLimit;
         let page: Awaited<ReturnType<EtcdClient['rangePage']>>;
         try {
-          page = await this.untilClosed(client.rangePage(from, end, this.opts.readTimeoutMs, { serializable: !linearizable || revision > 0, revision, limit }));
+          page = await client.rangePage(from, end, this.opts.readTimeoutMs, { serializable: !linearizable || revision > 0, revision, limit });
         } catch (err) {
           if (!isTooLarge(err) || limit === 1) throw err;
           // A hop (a proxy's --max-send-bytes, 1.5 MiB by default) refused the page: smaller pages, from now on.
@@ -279,18 +279,6 @@ export class EtcdStore {
     this.nextRevision = revision + 1;
     this.sink.snapshot(kvs.map(toStoreKV), revision);
     this.opts.logger.info({ keys: kvs.length, revision, pages, linearizable, readMs, applyMs: Date.now() - started - readMs }, 'read etcd snapshot');
-  }
-
-  /**
-   * `read`, or a rejection as soon as close() is called: closing a gRPC channel lets its calls
-   * run on, so a read held up by a hung etcd would otherwise keep run() (and a snapshot
-   * delivered after close) waiting for the read's deadline.
-   */
-  private untilClosed<T>(read: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.cancelCurrent = () => reject(new Error('store closed'));
-      read.then(resolve, reject).finally(() => (this.cancelCurrent = null));
-    });
   }
 
   /** Watches from nextRevision until the stream breaks; rejects with the reason. */
