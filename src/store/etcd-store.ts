@@ -319,7 +319,8 @@ export class EtcdStore {
         lastHeardAt = Date.now();
         this.contact(res.header?.revision ?? 0);
         if (mainWatchId !== null && res.watchId !== mainWatchId) {
-          // The probe's watch: created (answer it with a cancel), or the cancel's confirmation.
+          // The probe's watch: created (answer it with a cancel), refused (etcd 3.4 answers a
+          // refused create under watch_id -1), or the cancel's confirmation.
           if (res.created && probeSentAt !== null) {
             this.st.probes++;
             this.st.lastProbeMs = lastHeardAt - probeSentAt;

@@ -16,6 +16,10 @@ export class TcpProxy {
   private pendingCut: PendingCut | null = null;
   /** How many times a cutAfter() cut happened. */
   midStreamCuts = 0;
+  /** Client connections accepted so far (a gRPC client connects on its first call). */
+  accepted = 0;
+  private holding = false;
+  private readonly upstreams = new Set<net.Socket>();
   private constructor(private readonly server: net.Server) {}
 
   get port(): number {
@@ -26,7 +30,11 @@ export class TcpProxy {
   static async start(targetHost: string, targetPort: number, localAddress?: string): Promise<TcpProxy> {
     const server = net.createServer((client) => {
       if (proxy.cut) return client.destroy();
+      proxy.accepted++;
       const upstream = net.connect({ port: targetPort, host: targetHost, localAddress });
+      proxy.upstreams.add(upstream);
+      upstream.on('close', () => proxy.upstreams.delete(upstream));
+      if (proxy.holding) upstream.pause();
       for (const s of [client, upstream]) {
         proxy.sockets.add(s);
         s.on('close', () => proxy.sockets.delete(s));
@@ -69,6 +77,22 @@ export class TcpProxy {
 
   restore(): void {
     this.cut = false;
+  }
+
+  /** Client connections open now. */
+  get openConnections(): number {
+    return this.upstreams.size;
+  }
+
+  /** Passes no more of the servers' bytes to clients (connections stay open: a hung server) until release(). */
+  hold(): void {
+    this.holding = true;
+    for (const u of this.upstreams) u.pause();
+  }
+
+  release(): void {
+    this.holding = false;
+    for (const u of this.upstreams) u.resume();
   }
 
   /**

@@ -3,6 +3,7 @@
 // past our revision.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { getChannelzHandlers } from '@grpc/grpc-js';
 import { EtcdProcess } from '../../src/demo/etcd-process.js';
 import { EtcdClient } from '../../src/store/etcd-client.js';
 import { EtcdStore, type StoreChange, type StoreKV, type StoreSink } from '../../src/store/etcd-store.js';
@@ -325,4 +326,160 @@ test('a dead etcd is retried with a growing, capped backoff, not in a tight loop
   assert.ok(reconnects >= 4 && reconnects <= 12, `${reconnects} attempts in 6 s`);
   assert.equal(state, 'disconnected');
   assert.ok(lastError, 'the last error is kept for /debug');
+});
+
+/**
+ * etcd's own auth, switched on and off over its JSON gateway. lainlet sends etcd no
+ * credentials, so with auth on etcd refuses its reads and its watch creates: the real way to
+ * make etcd cancel a watch for a reason other than a compaction.
+ */
+function etcdAuth(url: string) {
+  const call = async (path: string, body: object, token?: string): Promise<Record<string, unknown>> => {
+    const res = await fetch(url + path, { method: 'POST', body: JSON.stringify(body), headers: token ? { authorization: token } : {}, signal: AbortSignal.timeout(5_000) });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`etcd ${path}: ${res.status} ${text}`);
+    return JSON.parse(text) as Record<string, unknown>;
+  };
+  let rootAdded = false;
+  return {
+    async enable() {
+      if (!rootAdded) {
+        await call('/v3/auth/user/add', { name: 'root', password: 'root-pw' });
+        await call('/v3/auth/role/add', { name: 'root' });
+        await call('/v3/auth/user/grant', { user: 'root', role: 'root' });
+        rootAdded = true;
+      }
+      await call('/v3/auth/enable', {});
+    },
+    async disable() {
+      const { token } = await call('/v3/auth/authenticate', { name: 'root', password: 'root-pw' });
+      await call('/v3/auth/disable', {}, String(token));
+    },
+  };
+}
+
+test('etcd cancels the main watch (it refuses the create: auth switched on while the store was cut off): the store reconnects with etcd\'s reason in lastError, re-reads nothing, and resumes once etcd accepts the watch', { timeout: 60_000 }, async () => {
+  const own = await EtcdProcess.start();
+  const auth = etcdAuth(own.url);
+  const proxy = await TcpProxy.start('127.0.0.1', own.clientPort);
+  const sink = new RecordingSink();
+  const store = new EtcdStore({ endpoints: [proxy.endpoint], prefix: '/lain/refused/', logger: silentLogger, firstReadJitterMs: 0 }, sink);
+  const running = store.run();
+  const ownWriter = new EtcdClient(own.endpoint);
+  try {
+    await ownWriter.put('/lain/refused/a', '1');
+    await until(() => store.status().state === 'connected' && sink.data.get('/lain/refused/a') === '1', 10_000, 'watch');
+    proxy.disconnect();
+    await auth.enable();
+    proxy.restore();
+    await until(() => /^etcd cancelled the watch: rpc error: code = InvalidArgument desc = etcdserver: user name is empty$/.test(store.status().lastError ?? ''), 15_000, "etcd's refusal of the watch in lastError").catch((err: Error) => {
+      throw new Error(`${err.message}; status: ${JSON.stringify(store.status())}`);
+    });
+    assert.equal(store.status().state, 'disconnected');
+    const refusedAt = store.status().reconnects;
+    // Refused again on every attempt, each one counted, never taken for a live watch.
+    await until(() => store.status().reconnects >= refusedAt + 2, 15_000, 'two more refused attempts');
+    assert.match(store.status().lastError ?? '', /^etcd cancelled the watch: rpc error: code = InvalidArgument desc = etcdserver: user name is empty$/);
+    assert.notEqual(store.status().state, 'connected');
+    await auth.disable();
+    await until(() => store.status().state === 'connected', 15_000, 'the watch accepted again');
+    assert.equal(store.status().lastError, null);
+    const rev = await ownWriter.put('/lain/refused/b', '2');
+    await until(() => sink.data.get('/lain/refused/b') === '2', 10_000, 'a write after auth is off');
+    assert.equal(sink.revision, rev);
+    assert.equal(sink.snapshots, 1, 'resumed from its revision, never re-read');
+  } finally {
+    store.close();
+    await running;
+    ownWriter.close();
+    await proxy.close();
+    await own.stop();
+  }
+});
+
+test("a refused liveness probe (auth switched on while watching) is the probe's answer, not the main watch cancelled: the store stays on its watch", { timeout: 60_000 }, async () => {
+  const own = await EtcdProcess.start();
+  const auth = etcdAuth(own.url);
+  const sink = new RecordingSink();
+  const store = new EtcdStore({ endpoints: [own.endpoint], prefix: '/lain/probe-refused/', logger: silentLogger, probeIntervalMs: 300, probeTimeoutMs: 3_000, firstReadJitterMs: 0 }, sink);
+  const running = store.run();
+  const ownWriter = new EtcdClient(own.endpoint);
+  try {
+    await until(() => store.status().state === 'connected', 10_000, 'watch');
+    await auth.enable();
+    // etcd 3.4 answers each probe's create with created + canceled ("user name is empty"),
+    // under watch_id -1: not the main watch's, whose events keep coming.
+    const probes = store.status().probes;
+    await until(() => store.status().probes >= probes + 3, 10_000, 'three probes answered (refused) with auth on');
+    const during = store.status();
+    assert.equal(during.state, 'connected');
+    assert.equal(during.reconnects, 0, 'the main watch was never given up');
+    assert.equal(during.lastError, null);
+    await auth.disable();
+    const rev = await ownWriter.put('/lain/probe-refused/a', '1');
+    await until(() => sink.data.get('/lain/probe-refused/a') === '1', 10_000, 'a write, on the same watch');
+    assert.equal(sink.revision, rev);
+    assert.equal(store.status().reconnects, 0);
+    assert.equal(sink.snapshots, 1);
+  } finally {
+    store.close();
+    await running;
+    ownWriter.close();
+    await own.stop();
+  }
+});
+
+test('close() during the snapshot read (etcd hung): run() returns at once, nothing is delivered, and the shutdown is not counted as an etcd failure', { timeout: 30_000 }, async () => {
+  const proxy = await TcpProxy.start('127.0.0.1', etcd.clientPort);
+  proxy.hold();
+  const sink = new RecordingSink();
+  const store = new EtcdStore({ endpoints: [proxy.endpoint], prefix: '/lain/', logger: silentLogger, firstReadJitterMs: 0 }, sink);
+  let returned = false;
+  const running = store.run().then(() => (returned = true));
+  try {
+    // The client connects on its first call, the read: once the proxy has the connection, the read is in flight.
+    await until(() => proxy.accepted === 1, 5_000, 'the read to reach etcd');
+    store.close();
+    await until(() => returned, 1_000, 'run() to return after close()');
+    assert.equal(sink.snapshots, 0, 'no snapshot after close()');
+    const { state, reconnects, lastError, failedAttempts } = store.status();
+    assert.deepEqual({ state, reconnects, lastError, failedAttempts }, { state: 'connecting', reconnects: 0, lastError: null, failedAttempts: 0 });
+  } finally {
+    store.close();
+    proxy.release();
+    await running;
+    await proxy.close();
+  }
+});
+
+/** The gRPC channels this process holds open to `endpoint`, as grpc-js's own channelz lists them (closing a channel removes it). */
+function openChannels(endpoint: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const call = { request: { start_channel_id: '0', max_results: '100000' } } as unknown as Parameters<ReturnType<typeof getChannelzHandlers>['GetTopChannels']>[0];
+    getChannelzHandlers().GetTopChannels(call, (err, res) => (err ? reject(err) : resolve((res?.channel ?? []).filter((c) => c.data?.target?.endsWith(endpoint)).length)));
+  });
+}
+
+test('one gRPC client per endpoint, however often the store reconnects (no channel leak): close() leaves no channel or connection to etcd open', { timeout: 60_000 }, async () => {
+  const proxy = await TcpProxy.start('127.0.0.1', etcd.clientPort);
+  const sink = new RecordingSink();
+  const store = new EtcdStore({ endpoints: [proxy.endpoint], prefix: '/lain/one-client/', logger: silentLogger, firstReadJitterMs: 0 }, sink);
+  const running = store.run();
+  try {
+    await until(() => store.status().state === 'connected', 10_000, 'watch');
+    for (let i = 1; i <= 3; i++) {
+      proxy.disconnect();
+      await until(() => store.status().reconnects >= i, 10_000, `reconnect ${i}`);
+      proxy.restore();
+      await until(() => store.status().state === 'connected', 10_000, `watch ${i}`);
+    }
+    assert.equal(proxy.openConnections, 1, 'one connection to etcd');
+    assert.equal(await openChannels(proxy.endpoint), 3, "one client's channels (KV, Watch, Lease), not one client per reconnect");
+  } finally {
+    store.close();
+    await running;
+  }
+  assert.equal(await openChannels(proxy.endpoint), 0, 'close() closes every channel');
+  await until(() => proxy.openConnections === 0, 5_000, 'close() to drop every connection to etcd');
+  await proxy.close();
 });
