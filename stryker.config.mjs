@@ -16,6 +16,7 @@ export default {
       'test/unit/hub.test.ts',
       'test/unit/decode.test.ts',
       'test/unit/mirror.test.ts',
+      'test/unit/lainlets-view.test.ts',
       'test/unit/views-golden.test.ts',
       'test/integration/store.test.ts',
     ],
