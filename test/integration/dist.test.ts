@@ -18,6 +18,7 @@ import { get, REPO_ROOT } from '../helpers/lainlet.js';
 import { compatReplay } from '../helpers/compat-replay.js';
 import { envWithoutNpm, sigtermStartedPid } from '../helpers/supervised.js';
 import { unitExecStart } from '../helpers/systemd-unit.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 const run = promisify(execFile);
 // What the probe and lainlet may find on PATH: the probe's own tools, and etcd (the demo's).
@@ -67,12 +68,7 @@ test('the executable alone, with no node on PATH, gives the Go binary recorded a
 });
 
 test('the executable serves gRPC over TLS and runs `get` and `watch`, with its version from the package', { timeout: 120_000 }, async () => {
-  const key = path.join(work, 'key.pem');
-  const cert = path.join(work, 'cert.pem');
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=DNS:localhost', '-keyout', key, '-out', cert,
-  ], { stdio: 'ignore', timeout: 30_000 });
+  const { key, cert } = selfSignedCert(work);
   const [web, grpcPort] = await freeLoopbackPorts(2);
   const daemon = execFile(exe, ['-web', `127.0.0.1:${web}`, '-grpc.addr', `127.0.0.1:${grpcPort}`, '-grpc.TLS', '-grpc.key', key, '-grpc.cert', cert,
     '-etcd', env.etcd.endpoint, '-ip', '127.0.0.1'], { env: nodeless, cwd: path.dirname(exe) });

@@ -11,12 +11,13 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { freeLoopbackPort } from '../../src/demo/free-port.js';
 import { loadSampleCluster, startTestEtcd, writeCluster, type ClusterSnapshot, type TestEtcd } from '../helpers/etcd.js';
 import { get, REPO_ROOT, startLainlet, type LainletProcess } from '../helpers/lainlet.js';
+import { rejection as rejectionOf, until } from '../helpers/wait.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 const PROTO = path.join(REPO_ROOT, 'proto', 'lainlet', 'message.proto');
 const packageDefinition = protoLoader.loadSync(PROTO, { keepCase: true, longs: Number, enums: String, defaults: true, arrays: true, objects: true });
@@ -89,22 +90,7 @@ class Watch {
   }
 }
 
-async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
-async function rejection(p: Promise<unknown>): Promise<grpc.ServiceError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as grpc.ServiceError;
-  }
-  throw new Error('expected the call to fail');
-}
+const rejection = (p: Promise<unknown>) => rejectionOf<grpc.ServiceError>(p);
 
 // ---- The expected reply for an HTTP answer, written independently of src/transports/grpc/convert.ts ----
 
@@ -477,12 +463,7 @@ test('until the first etcd snapshot, calls get UNAVAILABLE', { timeout: 60_000 }
 test('TLS with -grpc.TLS -grpc.key -grpc.cert (a self-signed certificate made here); a key that does not match the certificate stops the start', { timeout: 90_000 }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'lainlet-grpc-tls-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const key = path.join(dir, 'key.pem');
-  const cert = path.join(dir, 'cert.pem');
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert,
-  ], { stdio: 'ignore', timeout: 30_000 });
+  const { key, cert } = selfSignedCert(dir, 'IP:127.0.0.1');
 
   const port = await freeLoopbackPort();
   const tls = await startLainlet({ etcd: env.etcd.endpoint, args: ['-grpc.addr', `127.0.0.1:${port}`, '-grpc.TLS', '-grpc.key', key, '-grpc.cert', cert], readyPath: '/readyz' });

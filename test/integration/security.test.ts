@@ -16,6 +16,7 @@ import { freeLoopbackPort } from '../../src/demo/free-port.js';
 import { startSampleEtcd, type ClusterSnapshot, type TestEtcd } from '../helpers/etcd.js';
 import { isSecretConfigKey } from '../helpers/secrets.js';
 import { get, REPO_ROOT, startLainlet, watch, type LainletProcess, type SseWatch } from '../helpers/lainlet.js';
+import { rejection as rejectionOf, until } from '../helpers/wait.js';
 
 const PROTO = path.join(REPO_ROOT, 'proto', 'lainlet', 'message.proto');
 const pkg = (
@@ -136,22 +137,7 @@ class GrpcWatch {
   }
 }
 
-async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
-async function rejection(p: Promise<unknown>): Promise<grpc.ServiceError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as grpc.ServiceError;
-  }
-  throw new Error('expected the call to fail');
-}
+const rejection = (p: Promise<unknown>) => rejectionOf<grpc.ServiceError>(p);
 
 /** The secret config keys an answer body holds (a JSON object keyed by config key), if any. */
 function secretKeysIn(body: string): string[] {
