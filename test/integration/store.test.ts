@@ -397,6 +397,19 @@ test('etcd cancels the main watch (it refuses the create: auth switched on while
   }
 });
 
+/** A counter or gauge from etcd's own /metrics (summed over its label sets). */
+async function etcdMetric(url: string, name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name}{`) ? line.includes(labels) : line.startsWith(`${name} `)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+/** Messages etcd received on Watch streams: our main watch's create, then per probe a create and (once answered) a cancel. */
+const watchMessages = (url: string) => etcdMetric(url, 'grpc_server_msg_received_total', 'grpc_method="Watch"');
+
 test("a refused liveness probe (auth switched on while watching) is the probe's answer, not the main watch cancelled: the store stays on its watch", { timeout: 60_000 }, async () => {
   const own = await EtcdProcess.start();
   const auth = etcdAuth(own.url);
@@ -410,8 +423,12 @@ test("a refused liveness probe (auth switched on while watching) is the probe's 
     // etcd 3.4 answers each probe's create with created + canceled ("user name is empty"),
     // under watch_id -1: not the main watch's, whose events keep coming.
     const probes = store.status().probes;
-    await until(() => store.status().probes >= probes + 3, 10_000, 'three probes answered (refused) with auth on');
+    const messages = await watchMessages(own.url);
+    await until(() => store.status().probes >= probes + 6, 10_000, 'six probes answered (refused) with auth on');
+    // A refused probe has no watch to cancel: one message (its create) per probe, no cancel for watch_id -1.
+    const sent = (await watchMessages(own.url)) - messages;
     const during = store.status();
+    assert.ok(sent <= during.probes - probes + 2, `etcd received ${sent} watch messages for ${during.probes - probes} refused probes`);
     assert.equal(during.state, 'connected');
     assert.equal(during.reconnects, 0, 'the main watch was never given up');
     assert.equal(during.lastError, null);
@@ -482,4 +499,56 @@ test('one gRPC client per endpoint, however often the store reconnects (no chann
   assert.equal(await openChannels(proxy.endpoint), 0, 'close() closes every channel');
   await until(() => proxy.openConnections === 0, 5_000, 'close() to drop every connection to etcd');
   await proxy.close();
+});
+
+
+/**
+ * Runs a store on its own etcd until `rounds` probes are answered (writing `writes` keys meanwhile),
+ * then checks the probe bookkeeping against what etcd itself saw: one create per probe, one cancel per
+ * answered probe, no probe watch left behind, every answer counted once with its round trip.
+ */
+async function probeRounds(probeIntervalMs: number, rounds: number, writes: number) {
+  const own = await EtcdProcess.start();
+  const prefix = '/lain/probe-rounds/';
+  const sink = new RecordingSink();
+  const store = new EtcdStore({ endpoints: [own.endpoint], prefix, logger: silentLogger, probeIntervalMs, probeTimeoutMs: 2_000, firstReadJitterMs: 0 }, sink);
+  const running = store.run();
+  const ownWriter = new EtcdClient(own.endpoint);
+  try {
+    await until(() => store.status().state === 'connected', 10_000, 'watch');
+    for (let i = 0; i < writes; i++) await ownWriter.put(`${prefix}k${i}`, `${i}`);
+    await until(() => store.status().probes >= rounds, 20_000, `${rounds} probes answered`);
+    // etcd's watchers: the main watch and at most the one probe in flight, not one per probe sent.
+    assert.ok((await etcdMetric(own.url, 'etcd_debugging_mvcc_watcher_total')) <= 2, 'answered probe watches are cancelled');
+    const { lastProbeMs, reconnects } = store.status();
+    assert.ok(lastProbeMs !== null && lastProbeMs >= 0 && lastProbeMs < 2_000, `a round trip, not ${lastProbeMs}`);
+    assert.equal(reconnects, 0);
+  } finally {
+    store.close();
+    await running;
+    ownWriter.close();
+  }
+  try {
+    // The stream is gone once etcd holds no watcher: every message it received has been counted.
+    await until(() => false, 0, '').catch(() => {});
+    const end = Date.now() + 10_000;
+    while ((await etcdMetric(own.url, 'etcd_debugging_mvcc_watcher_total')) > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    const received = await watchMessages(own.url);
+    const { probes, lastProbeMs } = store.status();
+    assert.equal(sink.eventCount, writes);
+    assert.ok(lastProbeMs !== null && lastProbeMs >= 0 && lastProbeMs < 2_000, `a round trip, not ${lastProbeMs}`);
+    // received = 1 (main create) + probes sent (answered, or one still in flight) + cancels (one per
+    // answered probe; the last may be cut off by close()).
+    assert.ok(Math.abs(received - 1 - 2 * probes) <= 1, `etcd received ${received} watch messages for ${probes} probes counted: one create and one cancel per probe`);
+  } finally {
+    await own.stop();
+  }
+}
+
+test('liveness probes on a quiet stream: each answered probe counted once with its round trip, and its watch cancelled (etcd holds no probe watches)', { timeout: 60_000 }, async () => {
+  await probeRounds(300, 5, 0);
+});
+
+test('liveness probes back to back while events stream: an event during a probe neither loses nor doubles its count', { timeout: 60_000 }, async () => {
+  await probeRounds(1, 50, 300);
 });
