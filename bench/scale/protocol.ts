@@ -27,6 +27,8 @@ export interface WorkerStats {
   /** Per node: the revision it has applied. */
   revisions: number[];
   connected: number;
+  /** Nodes whose catch-up watch still runs beside the main one (src/store/handover.ts). */
+  catchingUp: number;
   snapshots: number;
   reconnects: number;
   lastErrors: string[];
@@ -36,6 +38,12 @@ export interface WorkerStats {
   readPages: number;
   /** Snapshots read again from etcd itself (a cached one was older than a compaction). */
   staleReads: number;
+  /** Snapshots read again from etcd itself because a cached one missed cluster data written since. */
+  refreshedReads: number;
+  /** Small reads besides snapshot pages (etcd's newest revision, staleness checks). */
+  checkReads: number;
+  /** The registry's last errors (a few distinct ones). */
+  registryErrors: string[];
   /** Nodes whose registry key is in etcd. */
   registered: number;
   cpuMs: number;

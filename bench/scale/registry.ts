@@ -8,6 +8,7 @@ import type { NodeSpec } from './protocol.js';
 
 export interface NodeRegistry {
   registered(): boolean;
+  lastError(): string | null;
   close(): Promise<void>;
 }
 
@@ -27,6 +28,7 @@ export function startNodeRegistry(spec: NodeSpec, logger: Logger, dataRevision: 
   registry.start();
   return {
     registered: () => registry.status().state === 'registered',
+    lastError: () => registry.status().lastError,
     close: () => registry.stop(),
   };
 }

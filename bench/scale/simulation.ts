@@ -64,6 +64,7 @@ export interface TopologyResult {
   idle: {
     seconds: number;
     watchStreams: number;
+    /** The fewest watchers etcd held over the window (probes in flight come and go). */
     watchers: number;
     leaseKeepAlivesPerSec: number;
     leaseKeepAliveStreams: number;
@@ -133,6 +134,8 @@ export interface StormFigures {
   nodeReadPages: number;
   /** Snapshots read again from etcd itself because a cached one was older than a compaction. */
   staleReads: number;
+  /** Snapshots read again from etcd itself because a cached one missed cluster data written since. */
+  refreshedReads: number;
 }
 
 export interface ScaleResults {
@@ -236,10 +239,14 @@ async function runTopology(opts: ScaleOptions, topology: Topology): Promise<Topo
     let minRevision = await gateway.getRevision();
     await Promise.all(workers.map((w, i) => w.call({ type: 'start', nodes: specsOf[i], registry: opts.registry, minRevision })));
     const coldStart = await awaitStorm(etcd, workers, coldT0, coldF, stormRss, fullReadBytes, opts.syncTimeoutMs);
-    log(`cold start: ${coldStart.synced}/${coldStart.nodes} synced in ${coldStart.allSyncedMs} ms; etcd sent ${mb(coldStart.sentBytes)}, ${coldStart.rangeCalls} Range calls`);
+    log(`cold start: ${coldStart.synced}/${coldStart.nodes} synced in ${coldStart.allSyncedMs} ms; etcd sent ${mb(coldStart.sentBytes)}, ${coldStart.rangeCalls} Range calls (${coldStart.refreshedReads} cached reads refreshed)`);
     if (coldStart.synced < opts.nodes) errors.push(`cold start: only ${coldStart.synced}/${opts.nodes} nodes synced within ${opts.syncTimeoutMs} ms`);
 
     const idle = await idlePhase(etcd, workers, f0, proxies.length, opts.idleSeconds);
+    {
+      const st = await allStats(workers);
+      log(`idle detail: catching up ${st.reduce((a, s) => a + s.catchingUp, 0)}, registered ${st.reduce((a, s) => a + s.registered, 0)}, check reads ${st.reduce((a, s) => a + s.checkReads, 0)}, reconnects ${st.reduce((a, s) => a + s.reconnects, 0)}, errors ${JSON.stringify([...new Set(st.flatMap((s) => s.lastErrors))])}, registry errors ${JSON.stringify([...new Set(st.flatMap((s) => s.registryErrors))])}`);
+    }
     log(`idle: etcd holds ${idle.watchStreams} watch streams, ${idle.watchers} watchers; ${idle.leaseKeepAlivesPerSec} lease keep-alives/s; ${kb(idle.sentBytesPerSec)}/s sent; CPU ${idle.cpuPct}%`);
 
     const steady = await steadyState(opts, etcd, gateway, workers, sse, idle.sentBytesPerSec, log);
@@ -253,7 +260,7 @@ async function runTopology(opts: ScaleOptions, topology: Topology): Promise<Topo
     minRevision = await gateway.getRevision();
     await Promise.all(workers.map((w) => w.call({ type: 'restart', minRevision })));
     const storm = await awaitStorm(etcd, workers, stormT0, s0, stormRss, fullReadBytes, opts.syncTimeoutMs);
-    log(`storm: ${storm.synced}/${storm.nodes} synced in ${storm.allSyncedMs} ms (p50 ${storm.p50SyncedMs}); etcd sent ${mb(storm.sentBytes)} (${storm.sentOverFullReads} full reads), ${storm.rangeCalls} Range calls, peak RSS ${mb(storm.peakRssBytes)}`);
+    log(`storm: ${storm.synced}/${storm.nodes} synced in ${storm.allSyncedMs} ms (p50 ${storm.p50SyncedMs}); etcd sent ${mb(storm.sentBytes)} (${storm.sentOverFullReads} full reads), ${storm.rangeCalls} Range calls (${storm.refreshedReads} cached reads refreshed), peak RSS ${mb(storm.peakRssBytes)}`);
     if (storm.synced < opts.nodes) errors.push(`restart storm: only ${storm.synced}/${opts.nodes} nodes synced within ${opts.syncTimeoutMs} ms`);
 
     const endStats = await allStats(workers);
@@ -295,14 +302,21 @@ function ownConnection(host: string, endpoint: string): string {
 async function idlePhase(etcd: BenchEtcd, workers: NodeWorker[], beforeNodes: EtcdFigures, proxies: number, seconds: number): Promise<TopologyResult['idle']> {
   await sleep(Math.min(3_000, seconds * 500)); // the start's last registrations settle
   const i0 = await readEtcdFigures(etcd.url);
-  await sleep(seconds * 1000);
+  // The watcher gauge also counts liveness probes in flight (a watch each, for milliseconds):
+  // the fewest seen over the window is what the nodes hold.
+  let watchersHeld = i0.watchers;
+  for (let i = 0; i < 10; i++) {
+    await sleep(seconds * 100);
+    watchersHeld = Math.min(watchersHeld, (await readEtcdFigures(etcd.url)).watchers);
+  }
   const i1 = await readEtcdFigures(etcd.url);
+  watchersHeld = Math.min(watchersHeld, i1.watchers);
   const d = delta(i0, i1);
   const stats = await allStats(workers);
   return {
     seconds: round(d.seconds, 1),
     watchStreams: i1.watchStreams,
-    watchers: i1.watchers,
+    watchers: watchersHeld,
     leaseKeepAlivesPerSec: round(d.leaseKeepAliveMsgs / d.seconds, 1),
     leaseKeepAliveStreams: i1.leaseKeepAliveStreams,
     sentBytesPerSec: Math.round(d.sentBytes / d.seconds),
@@ -310,7 +324,7 @@ async function idlePhase(etcd: BenchEtcd, workers: NodeWorker[], beforeNodes: Et
     cpuPct: Math.round((d.cpuSeconds / d.seconds) * 100),
     rssBytes: i1.rssBytes,
     registered: stats.reduce((a, s) => a + s.registered, 0),
-    etcdWatchersPerProxy: proxies ? round((i1.watchers - beforeNodes.watchers) / proxies, 1) : undefined,
+    etcdWatchersPerProxy: proxies ? round((watchersHeld - beforeNodes.watchers) / proxies, 1) : undefined,
   };
 }
 
@@ -381,6 +395,7 @@ async function awaitStorm(
     reconnects: stats.reduce((a, s) => a + s.reconnects, 0),
     nodeReadPages: stats.reduce((a, s) => a + s.readPages, 0),
     staleReads: stats.reduce((a, s) => a + s.staleReads, 0),
+    refreshedReads: stats.reduce((a, s) => a + s.refreshedReads, 0),
   };
 }
 

@@ -158,14 +158,50 @@ export class EtcdClient {
     return this.leaseClient.leaseKeepAlive();
   }
 
+  /**
+   * The newest revision, from etcd itself: a linearizable count of one key, so a proxy forwards
+   * it (it answers only serializable reads from its cache) and etcd sends back a header alone.
+   */
+  async headRevision(key: string, timeoutMs: number): Promise<number> {
+    const req = RangeRequest.fromPartial({ key: Buffer.from(key), countOnly: true });
+    const res = await call(this.kv.range.bind(this.kv), req, timeoutMs);
+    return res.header?.revision ?? 0;
+  }
+
+  /**
+   * Whether any key of `[key, rangeEnd)` that exists now was written after `revision`, asked of
+   * etcd itself (linearizable): one key's name at most comes back. etcd counts a `count_only`
+   * answer before it applies `min_mod_revision`, so this asks for keys instead.
+   */
+  async writtenSince(key: Buffer, rangeEnd: Buffer, revision: number, timeoutMs: number): Promise<boolean> {
+    const req = RangeRequest.fromPartial({ key, rangeEnd, keysOnly: true, limit: 1, minModRevision: revision + 1 });
+    const res = await call(this.kv.range.bind(this.kv), req, timeoutMs);
+    return res.kvs.length > 0;
+  }
+
+  /** How many keys start with `prefix` (serializable: a proxy may answer from its cache). */
+  async countKeys(prefix: string, timeoutMs: number): Promise<number> {
+    const key = Buffer.from(prefix);
+    const res = await call(this.kv.range.bind(this.kv), RangeRequest.fromPartial({ key, rangeEnd: prefixEnd(key), countOnly: true, serializable: true }), timeoutMs);
+    return res.count;
+  }
+
+  /** Opens a watch stream with no watch on it yet (see writeCreate). */
+  openWatch(): grpc.ClientDuplexStream<WatchRequest, WatchResponse> {
+    return this.watchClient.watch();
+  }
+
   /** Opens a watch stream over `prefix` from `startRevision`, with progress notifications. */
   watchPrefix(prefix: string, startRevision: number): grpc.ClientDuplexStream<WatchRequest, WatchResponse> {
     const key = Buffer.from(prefix);
-    const stream = this.watchClient.watch();
-    stream.write({
-      createRequest: WatchCreateRequest.fromPartial({ key, rangeEnd: prefixEnd(key), startRevision, progressNotify: true }),
-    });
+    const stream = this.openWatch();
+    EtcdClient.writeCreate(stream, key, prefixEnd(key), startRevision);
     return stream;
+  }
+
+  /** Asks for one more watch of `[key, rangeEnd)` from `startRevision` on an open stream. */
+  static writeCreate(stream: grpc.ClientDuplexStream<WatchRequest, WatchResponse>, key: Buffer, rangeEnd: Buffer, startRevision: number): void {
+    stream.write({ createRequest: WatchCreateRequest.fromPartial({ key, rangeEnd, startRevision, progressNotify: true }) });
   }
 
   /** Asks for a second, short-lived watch on an open stream: the liveness probe (see EtcdStore). */

@@ -20,6 +20,7 @@ import { Event_EventType } from './gen/rpc.js';
 import { INSTANCES_PREFIX } from './registry.js';
 import { cleanEtcdError, FailureLog, type OutageStatus } from './failure-log.js';
 import { keyFromBytes } from './etcd-key.js';
+import { Handover } from './handover.js';
 
 export interface StoreKV {
   key: string;
@@ -57,9 +58,20 @@ export interface StoreStatus extends OutageStatus {
   compactionsSeen: number;
   /** Snapshots a cache (a proxy's) served too old to resume from, read again from etcd itself. */
   staleReads: number;
+  /** Snapshots a cache served far behind etcd, read again from etcd itself (see cachedReadIsStale). */
+  refreshedReads: number;
+  /** Small reads besides the snapshot's pages: etcd's newest revision, whether a cached read was stale. */
+  checkReads: number;
   /** Keys per read page now (halved whenever a hop refuses a page as too large). */
   pageLimit: number;
   lastSnapshot: { revision: number; keys: number; pages: number; linearizable: boolean; readMs: number } | null;
+  /** A catch-up watch is bringing us to the main watch's start (see handover.ts). */
+  catchingUp: boolean;
+  /** Catch-up watches opened, and how many of them a settled main watch replaced (see handover.ts). */
+  catchUps: number;
+  settled: number;
+  /** The window the first read's random wait was drawn from (ms; see startSpreadMs), once known. */
+  startSpreadMs: number | null;
   /** Liveness probes answered, and the last one's round trip. */
   probes: number;
   lastProbeMs: number | null;
@@ -85,13 +97,37 @@ export interface EtcdStoreOptions {
    */
   volatilePrefixes?: string[];
   /**
-   * The first read waits a random 0..this ms (default 1000). When a whole cluster restarts at
-   * once, a proxy answers only the first of many identical reads from etcd if that first one
-   * has had time to fill its cache; a second of spread is enough for that (a page through a
-   * proxy takes milliseconds) and costs a node's start at most a second.
+   * The first read waits a random 0..this ms (default 1000; 0: no wait at all). When a whole
+   * cluster restarts at once, a proxy answers only the first of many identical reads from etcd
+   * if that first one has had time to fill its cache; a second of spread is enough for that (a
+   * page through a proxy takes milliseconds) and costs a node's start at most a second. On a
+   * large cluster the spread grows with it (see startSpreadMs).
    */
   firstReadJitterMs?: number;
+  /** Per live lainlet in the registry, this much more spread of the first read (default 10 ms, up to maxStartSpreadMs). */
+  startSpreadPerInstanceMs?: number;
+  maxStartSpreadMs?: number;
 }
+
+/**
+ * How far past etcd's newest revision the main watch starts (see handover.ts). The catch-up
+ * watch covers those revisions, so it lives until they have been written (or, in a quiet
+ * cluster, until settled): enough to cover the writes of a restart storm during one round trip.
+ */
+const MAIN_WATCH_LEAD = 32;
+
+/** How long both watches must have been quiet before the catch-up is settled (see `settle` in watch), and between two tries. */
+const SETTLE_AFTER_QUIET_MS = 2_000;
+
+/** A serializable read this close to etcd's newest revision is used as it is (see cachedReadIsStale). */
+const STALE_AFTER_REVISIONS = 64;
+
+/**
+ * Past this many revisions behind, a serializable read is read again whatever was written:
+ * replaying them (registry writes, ~300 bytes each, with their previous values, once per etcd
+ * watch a proxy opens) would cost about what a read of a thousand-node cluster does.
+ */
+const REREAD_AFTER_REVISIONS = 1_024;
 
 /** The key the liveness probe watches: inside the prefix (a proxy's permission check reads it), never written. */
 const PROBE_SUFFIX = 'lainlet/liveness-probe';
@@ -112,6 +148,9 @@ export class EtcdStore {
   /** A snapshot older than this cannot be resumed from (etcd compacted up to it): set by a compaction. */
   private minSnapshotRevision = 0;
   private closed = false;
+  private markClosed: () => void = () => {};
+  /** Settles on close(): ends the start-up wait at once. */
+  private readonly closing = new Promise<void>((resolve) => (this.markClosed = resolve));
   private cancelCurrent: (() => void) | null = null;
   private readonly st: Omit<StoreStatus, keyof OutageStatus>;
   private readonly failures: FailureLog;
@@ -127,6 +166,8 @@ export class EtcdStore {
       pageLimit: 64,
       volatilePrefixes: [INSTANCES_PREFIX],
       firstReadJitterMs: 1_000,
+      startSpreadPerInstanceMs: 10,
+      maxStartSpreadMs: 10_000,
       ...options,
     };
     this.failures = new FailureLog(options.logger);
@@ -139,8 +180,14 @@ export class EtcdStore {
       reconnects: 0,
       compactionsSeen: 0,
       staleReads: 0,
+      refreshedReads: 0,
+      checkReads: 0,
       pageLimit: this.opts.pageLimit,
       lastSnapshot: null,
+      catchingUp: false,
+      catchUps: 0,
+      settled: 0,
+      startSpreadMs: null,
       probes: 0,
       lastProbeMs: null,
       lastError: null,
@@ -154,8 +201,10 @@ export class EtcdStore {
   /** Runs until close(); never rejects (every failure is retried with backoff). */
   async run(): Promise<void> {
     let backoff = 250;
-    // Start-up only (see firstReadJitterMs): a cluster restarting at once spreads over a second.
-    await sleep(Math.random() * this.opts.firstReadJitterMs);
+    // Start-up only (see firstReadJitterMs): a cluster restarting at once spreads out.
+    const spreadMs = await this.startSpreadMs();
+    this.st.startSpreadMs = spreadMs;
+    await Promise.race([sleep(Math.random() * spreadMs), this.closing]);
     while (!this.closed) {
       const client = this.client();
       this.st.endpoint = client.endpoint;
@@ -191,9 +240,36 @@ export class EtcdStore {
 
   close(): void {
     this.closed = true;
+    this.markClosed();
     this.cancelCurrent?.();
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
+  }
+
+  /**
+   * How long the first read may wait: firstReadJitterMs, or more on a large cluster. Nodes that
+   * start together (a restart storm) open their watches one by one instead of all at once: a
+   * proxy shares its etcd watch only with a watch that comes after it has settled (see the
+   * README, "Running on a large cluster"), and a few hundred per second at each proxy leave it
+   * no time to. The registry's size (a count, which a proxy answers from its cache) tells how
+   * many may start together; unknown (not readable yet), the plain jitter.
+   */
+  private async startSpreadMs(): Promise<number> {
+    const base = this.opts.firstReadJitterMs;
+    if (base === 0) return 0;
+    try {
+      const live = await this.checked(this.client().countKeys(INSTANCES_PREFIX, 2_000));
+      return Math.max(base, Math.min(this.opts.maxStartSpreadMs, live * this.opts.startSpreadPerInstanceMs));
+    } catch {
+      return base;
+    }
+  }
+
+  /** One of the store's small reads, counted once etcd has answered it (status().checkReads). */
+  private async checked<T>(read: Promise<T>): Promise<T> {
+    const answer = await read;
+    this.st.checkReads++;
+    return answer;
   }
 
   private client(): EtcdClient {
@@ -216,38 +292,67 @@ export class EtcdStore {
    * The read plan: the prefix without its volatile parts first (its first page fixes the
    * revision of the whole read), then each volatile part.
    */
-  private segments(): Array<[Buffer, Buffer]> {
+  private segments(): Array<{ range: [Buffer, Buffer]; volatile: boolean }> {
     const volatile = this.opts.volatilePrefixes.filter((v) => v.startsWith(this.opts.prefix)).sort();
-    const out: Array<[Buffer, Buffer]> = [];
+    const out: Array<{ range: [Buffer, Buffer]; volatile: boolean }> = [];
     let from: Buffer = Buffer.from(this.opts.prefix);
     for (const v of volatile) {
-      out.push([from, Buffer.from(v)]);
+      out.push({ range: [from, Buffer.from(v)], volatile: false });
       from = prefixEnd(Buffer.from(v));
     }
-    out.push([from, prefixEnd(Buffer.from(this.opts.prefix))]);
-    return [...out, ...volatile.map((v): [Buffer, Buffer] => [Buffer.from(v), prefixEnd(Buffer.from(v))])];
+    out.push({ range: [from, prefixEnd(Buffer.from(this.opts.prefix))], volatile: false });
+    return [...out, ...volatile.map((v) => ({ range: [Buffer.from(v), prefixEnd(Buffer.from(v))] as [Buffer, Buffer], volatile: true }))];
   }
 
   /**
    * Reads the prefix, page by page, at one revision. Serializable first, so that a proxy may
-   * answer from its cache. Resume rule for the read: a snapshot at R is usable only if etcd
-   * still has R+1 (R >= minSnapshotRevision, raised by a compaction); a cached answer older than
-   * that is read again linearizably (which a proxy always forwards to etcd), or the node would
-   * re-read the same stale cached snapshot forever.
+   * answer from its cache. A cached answer can be old: a proxy drops it only when a write to
+   * its range passes through that proxy, and deployd writes to etcd directly.
+   * - Older than a compaction (R < minSnapshotRevision): etcd no longer has R+1 to resume from,
+   *   so it is read again linearizably (which a proxy always forwards to etcd), or the node
+   *   would re-read the same stale cached snapshot forever.
+   * - Far behind etcd (see cachedReadIsStale): the watch from R+1 would replay everything
+   *   written since, once per etcd watch the proxy opens for nodes starting together; one
+   *   linearizable read instead, which also refreshes the proxy's cache for the nodes after us.
    */
   private async readSnapshot(client: EtcdClient) {
     const started = Date.now();
-    const kvs: KeyValue[] = [];
-    let revision = 0;
     let linearizable = false;
     let pages = 0;
-    for (const [start, end] of this.segments()) {
-      let from = start;
+    for (;;) {
+      const read = await this.readPages(client, linearizable);
+      pages += read.pages;
+      if (!read.linearizable && (await this.cachedReadIsStale(client, read.revision))) {
+        this.st.refreshedReads++;
+        linearizable = true;
+        continue;
+      }
+      const { kvs, revision } = read;
+      const readMs = Date.now() - started;
+      this.contact(revision);
+      this.st.snapshots++;
+      this.st.lastSnapshot = { revision, keys: kvs.length, pages, linearizable: read.linearizable, readMs };
+      this.needSnapshot = false;
+      this.minSnapshotRevision = 0;
+      this.nextRevision = revision + 1;
+      this.sink.snapshot(kvs.map(toStoreKV), revision);
+      this.opts.logger.info({ keys: kvs.length, revision, pages, linearizable: read.linearizable, readMs, applyMs: Date.now() - started - readMs }, 'read etcd snapshot');
+      return;
+    }
+  }
+
+  /** One pass of the read plan; `linearizable` turns true when a cached answer proves older than a compaction. */
+  private async readPages(client: EtcdClient, linearizable: boolean): Promise<{ kvs: KeyValue[]; revision: number; pages: number; linearizable: boolean }> {
+    const kvs: KeyValue[] = [];
+    let revision = 0;
+    let pages = 0;
+    for (const { range } of this.segments()) {
+      let from = range[0];
       for (;;) {
         const limit = this.st.pageLimit;
         let page: Awaited<ReturnType<EtcdClient['rangePage']>>;
         try {
-          page = await client.rangePage(from, end, this.opts.readTimeoutMs, { serializable: !linearizable || revision > 0, revision, limit });
+          page = await client.rangePage(from, range[1], this.opts.readTimeoutMs, { serializable: !linearizable || revision > 0, revision, limit });
         } catch (err) {
           if (!isTooLarge(err) || limit === 1) throw err;
           // A hop (a proxy's --max-send-bytes, 1.5 MiB by default) refused the page: smaller pages, from now on.
@@ -270,65 +375,193 @@ export class EtcdStore {
         from = Buffer.concat([page.kvs[page.kvs.length - 1].key, Buffer.from([0])]);
       }
     }
-    const readMs = Date.now() - started;
-    this.contact(revision);
-    this.st.snapshots++;
-    this.st.lastSnapshot = { revision, keys: kvs.length, pages, linearizable, readMs };
-    this.needSnapshot = false;
-    this.minSnapshotRevision = 0;
-    this.nextRevision = revision + 1;
-    this.sink.snapshot(kvs.map(toStoreKV), revision);
-    this.opts.logger.info({ keys: kvs.length, revision, pages, linearizable, readMs, applyMs: Date.now() - started - readMs }, 'read etcd snapshot');
+    return { kvs, revision, pages, linearizable };
   }
 
-  /** Watches from nextRevision until the stream breaks; rejects with the reason. */
-  private watch(client: EtcdClient): Promise<void> {
+  /**
+   * Whether a serializable read at `revision` is too far behind etcd to resume from cheaply:
+   * cluster data written since (pod groups are tens of KB, each sent again with its previous
+   * value), or more revisions than a read costs (a restart storm's registry writes). A fresh
+   * read (etcd itself answered it) is within a few revisions and costs one small read to tell.
+   */
+  private async cachedReadIsStale(client: EtcdClient, revision: number): Promise<boolean> {
+    const head = await this.checked(client.headRevision(this.opts.prefix + PROBE_SUFFIX, this.opts.readTimeoutMs));
+    const behind = head - revision;
+    if (behind <= STALE_AFTER_REVISIONS) return false;
+    let why = `${behind} revisions behind etcd`;
+    if (behind <= REREAD_AFTER_REVISIONS) {
+      let written = false;
+      for (const { range, volatile } of this.segments()) {
+        if (volatile) continue;
+        if (await this.checked(client.writtenSince(range[0], range[1], revision, this.opts.readTimeoutMs))) {
+          written = true;
+          break;
+        }
+      }
+      if (!written) return false;
+      why = 'cluster data written since';
+    }
+    this.opts.logger.info({ revision, head, why }, 'the serializable read (a proxy cache) is far behind etcd: reading from etcd itself');
+    return true;
+  }
+
+  /**
+   * Watches until the stream breaks; rejects with the reason. The main watch starts a little
+   * past etcd's newest revision; a catch-up watch brings us there (see handover.ts).
+   */
+  private async watch(client: EtcdClient): Promise<void> {
+    const probeKey = this.opts.prefix + PROBE_SUFFIX;
+    const head = await this.checked(client.headRevision(probeKey, this.opts.probeTimeoutMs));
+    this.contact(head);
     return new Promise<void>((resolve, reject) => {
-      const stream = client.watchPrefix(this.opts.prefix, this.nextRevision);
-      // The watch's own create is the first probe: etcd (or the proxy) must answer it in time.
-      let mainWatchId: number | null = null;
-      let probeSentAt: number | null = Date.now();
+      const prefix = Buffer.from(this.opts.prefix);
+      // A few revisions past etcd's newest: a proxy's etcd watches move on while our create is
+      // on its way, and one that is ahead of our start cannot serve us.
+      const handover = new Handover(this.nextRevision, Math.max(this.nextRevision, head + 1 + MAIN_WATCH_LEAD));
+      const stream = client.openWatch();
+      // One create waits for its answer at a time, so each `created` answers the one pending
+      // (a proxy answers creates out of order); the first create doubles as the first probe.
+      let pending: 'catch-up' | 'main' | 'probe' | null = null;
+      let createSentAt: number | null = null;
+      let catchUpId: number | null = null;
+      let mainId: number | null = null;
       let lastHeardAt = Date.now();
+      let lastEventAt = Date.now();
+      let settling = false;
+      let settledFrom = 0;
+      let lastSettleAt = 0;
+      let ended = false;
+      const create = (what: 'catch-up' | 'main', rangeEnd: Buffer, from: number) => {
+        pending = what;
+        createSentAt = Date.now();
+        EtcdClient.writeCreate(stream, prefix, rangeEnd, from);
+      };
       const finish = endOnce(
         stream,
         () => {
+          ended = true;
+          this.st.catchingUp = false;
           clearInterval(probe);
           this.cancelCurrent = null;
         },
         (err) => (err ? reject(err) : resolve()),
       );
       this.cancelCurrent = () => finish(null);
+      // The main watch first: the sooner it follows the read of etcd's newest revision, the
+      // likelier a proxy serves it from an etcd watch it holds.
+      create('main', prefixEnd(prefix), handover.mainStart);
+
       const probe = setInterval(() => {
         const now = Date.now();
-        if (probeSentAt !== null) {
-          if (now - probeSentAt > this.opts.probeTimeoutMs) {
-            const what = mainWatchId === null ? 'the watch create' : 'a liveness probe (a watch create)';
+        if (createSentAt !== null) {
+          if (now - createSentAt > this.opts.probeTimeoutMs) {
+            const what = pending === 'probe' ? 'a liveness probe (a watch create)' : 'the watch create';
             finish(new Error(`etcd did not answer ${what} within ${this.opts.probeTimeoutMs} ms`));
           }
           return;
         }
+        if (handover.catchingUp && catchUpId !== null && !settling && now - Math.max(lastEventAt, lastSettleAt) >= SETTLE_AFTER_QUIET_MS) {
+          settle();
+          return;
+        }
         // Only a quiet stream is probed: events and answers already prove it alive.
         if (now - lastHeardAt >= this.opts.probeIntervalMs) {
-          probeSentAt = now;
-          EtcdClient.writeProbeCreate(stream, this.opts.prefix + PROBE_SUFFIX);
+          pending = 'probe';
+          createSentAt = now;
+          EtcdClient.writeProbeCreate(stream, probeKey);
         }
       }, Math.min(this.opts.probeIntervalMs, this.opts.probeTimeoutMs) / 8);
       probe.unref();
 
+      // The catch-up lives until etcd has written up to the main watch's start, which a quiet
+      // cluster may not do for hours. Once nothing has come for a while and etcd's newest
+      // revision is the last one we applied, a main watch from the next one cannot race a
+      // write (a proxy's etcd watches are no further): it replaces both.
+      const settle = () => {
+        settling = true;
+        lastSettleAt = Date.now();
+        this.checked(client.headRevision(probeKey, this.opts.probeTimeoutMs)).then(
+          (now) => {
+            if (ended || !handover.catchingUp || now !== handover.nextRevision - 1 || createSentAt !== null) {
+              settling = false;
+              return;
+            }
+            settledFrom = now + 1;
+            create('main', prefixEnd(prefix), settledFrom);
+          },
+          () => (settling = false), // the probe and the watch itself tell a dead etcd
+        );
+      };
+      const connected = (what: string, from: number) => {
+        this.st.state = 'connected';
+        this.st.lastError = null;
+        this.opts.logger.info({ endpoint: client.endpoint, fromRevision: from, watch: what }, 'watching etcd');
+      };
+      const apply = (changes: StoreChange[]) => {
+        if (changes.length === 0) return;
+        this.nextRevision = handover.nextRevision;
+        this.sink.events(changes, changes[changes.length - 1].modRevision);
+      };
+      const caughtUp = () => {
+        this.st.catchingUp = false;
+        this.opts.logger.info({ revision: handover.nextRevision - 1 }, 'caught up with etcd: the main watch alone from now on');
+      };
+
       stream.on('data', (res: WatchResponse) => {
         lastHeardAt = Date.now();
-        this.contact(res.header?.revision ?? 0);
-        if (mainWatchId !== null && res.watchId !== mainWatchId) {
-          // The probe's watch: created (answer it with a cancel), refused (etcd 3.4 answers a
-          // refused create under watch_id -1), or the cancel's confirmation.
-          if (res.created && probeSentAt !== null) {
-            this.st.probes++;
-            this.st.lastProbeMs = lastHeardAt - probeSentAt;
-            probeSentAt = null;
+        const ours = res.watchId === catchUpId || res.watchId === mainId;
+        if (res.created && !ours) {
+          const what = pending;
+          pending = null;
+          if (what === 'probe' || what === null) {
+            // The probe's watch: created (answer it with a cancel) or refused (etcd 3.4 answers
+            // a refused create under watch_id -1); both prove the stream, proxy and etcd alive.
+            this.contact(res.header?.revision ?? 0);
+            if (what === 'probe' && createSentAt !== null) {
+              this.st.probes++;
+              this.st.lastProbeMs = lastHeardAt - createSentAt;
+            }
+            createSentAt = null;
+            if (!res.canceled) EtcdClient.writeCancel(stream, res.watchId);
+            return;
           }
-          if (res.created && !res.canceled) EtcdClient.writeCancel(stream, res.watchId);
+          createSentAt = null;
+          if (res.compactRevision > 0) {
+            finish(new CompactedError(res.compactRevision));
+            return;
+          }
+          if (res.canceled) {
+            finish(new Error(`etcd refused the ${what} watch: ${res.cancelReason || 'no reason given'}`));
+            return;
+          }
+          if (what === 'catch-up') {
+            this.st.catchUps++;
+            catchUpId = res.watchId;
+            this.st.catchingUp = handover.catchingUp;
+            this.contact(res.header?.revision ?? 0);
+            connected('catch-up', this.nextRevision);
+          } else if (mainId === null) {
+            // No contact(): a proxy answers a watch it serves from one it holds with our own
+            // start revision as the header's, which is ahead of etcd's newest.
+            mainId = res.watchId;
+            if (handover.catchingUp) create('catch-up', catchUpRangeEnd(prefix), this.nextRevision);
+            else connected('main', handover.mainStart);
+          } else {
+            // The settled main watch (see settle): it sends all from settledFrom, the other two go.
+            EtcdClient.writeCancel(stream, mainId);
+            if (catchUpId !== null) EtcdClient.writeCancel(stream, catchUpId);
+            mainId = res.watchId;
+            catchUpId = null;
+            settling = false;
+            handover.rehome(settledFrom);
+            this.st.settled++;
+            caughtUp();
+          }
           return;
         }
+        if (!ours) return; // the last words of a watch we cancelled
+        if (res.watchId === catchUpId && !handover.catchingUp) return; // after the handover
+        this.contact(res.header?.revision ?? 0);
         if (res.compactRevision > 0) {
           finish(new CompactedError(res.compactRevision));
           return;
@@ -337,29 +570,39 @@ export class EtcdStore {
           finish(new Error(`etcd cancelled the watch: ${res.cancelReason || 'no reason given'}`));
           return;
         }
-        if (res.created) {
-          mainWatchId = res.watchId;
-          probeSentAt = null;
-          this.st.state = 'connected';
-          this.st.lastError = null;
-          this.opts.logger.info({ endpoint: client.endpoint, fromRevision: this.nextRevision }, 'watching etcd');
-        }
-        if (res.events.length === 0) return;
+        // The catch-up's range holds one key past the prefix (so that it differs from the main
+        // watch's); that key is not ours.
         const changes = res.events.flatMap((e): StoreChange[] => {
-          if (!e.kv) return [];
+          if (!e.kv || !startsWith(e.kv.key, prefix)) return [];
           const removed = e.type === Event_EventType.DELETE;
           return [{ type: removed ? 'delete' : 'put', key: keyFromBytes(e.kv.key), value: removed ? '' : e.kv.value.toString('utf8'), modRevision: e.kv.modRevision }];
         });
-        if (changes.length === 0) return;
-        // Resume point: after the last event we applied, never the header's revision (which may
-        // be ahead of events not yet delivered when a response is cut short).
-        this.nextRevision = changes[changes.length - 1].modRevision + 1;
-        this.sink.events(changes, changes[changes.length - 1].modRevision);
+        if (changes.length > 0) lastEventAt = Date.now();
+        if (res.watchId === mainId) {
+          apply(handover.main(changes));
+          return;
+        }
+        const { apply: caught, done } = handover.catchUp(changes);
+        apply(caught);
+        if (done) {
+          EtcdClient.writeCancel(stream, res.watchId);
+          catchUpId = null;
+          caughtUp();
+        }
       });
       stream.on('error', (err) => finish(err));
       stream.on('end', () => finish(new Error('etcd closed the watch stream')));
     });
   }
+}
+
+/** The catch-up watch's range end: the prefix's, plus one key (`prefixEnd` itself), so that a proxy never mistakes it for the main watch's range. */
+function catchUpRangeEnd(prefix: Buffer): Buffer {
+  return Buffer.concat([prefixEnd(prefix), Buffer.from([0])]);
+}
+
+function startsWith(key: Buffer, prefix: Buffer): boolean {
+  return key.length >= prefix.length && key.subarray(0, prefix.length).equals(prefix);
 }
 
 /** A page refused for its size: by the sender (RESOURCE_EXHAUSTED) or, in some gRPC versions, as a receive error. */

@@ -8,6 +8,7 @@ import { EtcdProcess } from '../../src/demo/etcd-process.js';
 import { EtcdClient } from '../../src/store/etcd-client.js';
 import { EtcdStore } from '../../src/store/etcd-store.js';
 import { silentLogger } from '../../src/util/log.js';
+import { parseMetric } from '../helpers/etcd.js';
 import { GrpcProxyProcess } from '../helpers/grpc-proxy.js';
 import { RecordingSink, until } from '../helpers/store-sink.js';
 
@@ -105,4 +106,121 @@ test('a quiet watch through a proxy is probed, never re-opened', { timeout: 30_0
   const r = await writer.put(`${prefix}b`, '2');
   await until(() => sink.revision === r, 5_000, 'the write after the probes');
   assert.equal(sink.data.get(`${prefix}b`), '2');
+});
+
+/**
+ * A fresh etcd with one proxy in front (so that its watcher count is ours alone), a client
+ * straight to etcd (deployd's writes), and `node()` to start a store through the proxy; all of
+ * it stopped after `body`.
+ */
+async function behindOwnProxy(body: (env: { own: EtcdProcess; direct: EtcdClient; node: () => { store: EtcdStore; sink: RecordingSink } }) => Promise<void>) {
+  const own = await EtcdProcess.start();
+  const p = await GrpcProxyProcess.start(own.endpoint);
+  const direct = new EtcdClient(own.endpoint);
+  const started: Array<{ store: EtcdStore; running: Promise<void> }> = [];
+  const node = () => {
+    const sink = new RecordingSink();
+    const store = new EtcdStore({ endpoints: [p.endpoint], prefix: '/lain/', logger: silentLogger, firstReadJitterMs: 0 }, sink);
+    started.push({ store, running: store.run() });
+    return { store, sink };
+  };
+  try {
+    await body({ own, direct, node });
+  } finally {
+    for (const { store } of started) store.close();
+    await Promise.all(started.map((s) => s.running));
+    direct.close();
+    await p.stop();
+    await own.stop();
+  }
+}
+
+/** etcd's own count of the watchers it holds: the fewest over a second (a liveness probe in flight is one more for milliseconds). */
+async function etcdWatchers(own: EtcdProcess): Promise<number> {
+  let fewest = Infinity;
+  for (let i = 0; i < 5; i++) {
+    const text = await (await fetch(`${own.url}/metrics`)).text();
+    fewest = Math.min(fewest, parseMetric(text, 'etcd_debugging_mvcc_watcher_total') ?? Infinity);
+    await sleep(200);
+  }
+  return fewest;
+}
+
+test('ten nodes starting together from a stale proxy cache all ride the etcd watch the proxy already holds: etcd holds one watch for eleven nodes', { timeout: 90_000 }, () =>
+  behindOwnProxy(async ({ own, direct, node }) => {
+    for (let i = 0; i < 30; i++) await direct.put(`/lain/deployd/pod_groups/app${i}/web`, `v0-${i}`);
+    const proxysOwn = await etcdWatchers(own);
+    const first = node();
+    await until(() => first.store.status().state === 'connected' && !first.store.status().catchingUp, 15_000, 'the first node');
+    // Writes straight to etcd (as deployd's): the proxy's etcd watch moves on, its cached
+    // read of the prefix does not.
+    for (let i = 0; i < 10; i++) await direct.put(`/lain/deployd/pod_groups/app${i}/web`, `v1-${i}`);
+    const stores = [first, ...Array.from({ length: 10 }, () => node())];
+    const { kvs, revision } = await direct.rangePrefix('/lain/', 5_000);
+    const truth = new Map(kvs.map((kv) => [kv.key.toString(), kv.value.toString()]));
+    await until(() => stores.every(({ store, sink }) => store.status().state === 'connected' && !store.status().catchingUp && sink.revision === revision), 30_000, 'every node caught up and settled');
+    for (const { sink, store } of stores.slice(1)) {
+      assert.deepEqual(sink.data, truth);
+      assert.ok(store.status().lastSnapshot!.revision < revision, 'the snapshot came from the stale cache');
+    }
+    assert.equal(await etcdWatchers(own), proxysOwn + 1, 'one etcd watch serves all eleven nodes');
+    // And it still carries every write to every node.
+    const rev = await direct.put('/lain/deployd/pod_groups/app0/web', 'v2');
+    await until(() => stores.every(({ sink }) => sink.revision === rev && sink.data.get('/lain/deployd/pod_groups/app0/web') === 'v2'), 10_000, 'a write after the handover');
+  }),
+);
+
+test('a cached read far behind etcd (cluster data written since) is read again from etcd once; the nodes after it get the refreshed cache', { timeout: 60_000 }, () =>
+  behindOwnProxy(async ({ direct, node }) => {
+    const connected = async () => {
+      const n = node();
+      await until(() => n.store.status().state === 'connected', 15_000, 'a node');
+      return n;
+    };
+    await direct.put('/lain/config/x', '0');
+    const first = await connected();
+    assert.equal(first.store.status().refreshedReads, 0);
+    // 100 revisions of cluster data straight to etcd: the proxy's cached read is 100 behind.
+    let head = 0;
+    for (let i = 0; i < 100; i++) head = await direct.put('/lain/config/x', String(i + 1));
+    const second = await connected();
+    const s2 = second.store.status();
+    assert.equal(s2.refreshedReads, 1, 'the stale cached read was read again');
+    assert.equal(s2.lastSnapshot!.linearizable, true);
+    assert.ok(s2.lastSnapshot!.revision >= head, `read from etcd itself (${s2.lastSnapshot!.revision} >= ${head})`);
+    assert.equal(second.sink.data.get('/lain/config/x'), '100');
+    const third = await connected();
+    const s3 = third.store.status();
+    assert.equal(s3.refreshedReads, 0, 'the refreshed cache served the next node');
+    assert.equal(s3.lastSnapshot!.revision, s2.lastSnapshot!.revision);
+    // Within STALE_AFTER_REVISIONS of etcd: used as it is, whatever was written.
+    for (let i = 0; i < 10; i++) await direct.put('/lain/config/x', `again-${i}`);
+    const fourth = await connected();
+    assert.equal(fourth.store.status().refreshedReads, 0);
+    assert.equal(fourth.store.status().lastSnapshot!.revision, s2.lastSnapshot!.revision);
+    await until(() => fourth.sink.data.get('/lain/config/x') === 'again-9', 10_000, 'caught up from the cached read by the watch');
+  }),
+);
+
+test('on a large cluster the first read spreads with the registry: 10 ms per live lainlet, capped', { timeout: 30_000 }, async () => {
+  const prefix = '/lain/lainlet/instances/';
+  for (let i = 0; i < 25; i++) await writer.put(`${prefix}spread-${i}`, '{}');
+  try {
+    const spread = async (more: Partial<ConstructorParameters<typeof EtcdStore>[0]>) => {
+      const sink = new RecordingSink();
+      const store = new EtcdStore({ endpoints: [etcd.endpoint], prefix: '/lain/spread/', logger: silentLogger, ...more }, sink);
+      const running = store.run();
+      await until(() => store.status().startSpreadMs !== null, 5_000, 'the spread');
+      store.close();
+      await running;
+      return store.status().startSpreadMs;
+    };
+    const live = (await writer.rangePrefix(prefix, 5_000)).kvs.length;
+    assert.equal(await spread({ firstReadJitterMs: 1, startSpreadPerInstanceMs: 10 }), live * 10);
+    assert.equal(await spread({ firstReadJitterMs: 1, startSpreadPerInstanceMs: 10, maxStartSpreadMs: 100 }), 100);
+    assert.equal(await spread({ firstReadJitterMs: 1_000, startSpreadPerInstanceMs: 10 }), Math.max(1_000, live * 10), 'never less than the plain jitter');
+    assert.equal(await spread({ firstReadJitterMs: 0 }), 0, 'no jitter: no wait and no count');
+  } finally {
+    for (let i = 0; i < 25; i++) await writer.delete(`${prefix}spread-${i}`);
+  }
 });
