@@ -8,7 +8,11 @@
 // - The read is serializable, so a proxy can answer it from its cache: a snapshot at R plus a
 //   watch from R+1 is complete whatever R is, as long as etcd still has R+1 (see readSnapshot
 //   for when it does not). It is paged (`limit`, then the next key at the first page's
-//   revision): a proxy sends at most 1.5 MiB per message by default (--max-send-bytes).
+//   revision): a proxy sends at most 1.5 MiB per message by default (--max-send-bytes). A
+//   cached read far behind etcd is read again from etcd (see cachedReadIsStale).
+// - The watch: a main watch from just past etcd's newest revision, which a proxy serves from
+//   the etcd watch it already holds, and for a start a catch-up watch on the same stream up to
+//   it (see handover.ts).
 // - Liveness: the proxy drops watch progress requests ("not supported request type") and
 //   sends progress notifications only as etcd does (every 10 min). What both answer is a watch
 //   create on the same stream: etcd answers `created` itself; the proxy first reads the key
