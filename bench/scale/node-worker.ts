@@ -135,6 +135,7 @@ function stats(): WorkerStats {
     revisions: nodes.map((n) => n.revision),
     connected: statuses.filter((s) => s.state === 'connected').length,
     catchingUp: statuses.filter((s) => s.catchingUp).length,
+    mainShared: statuses.filter((s) => s.mainShared).length,
     snapshots: statuses.reduce((a, s) => a + s.snapshots, 0),
     reconnects: statuses.reduce((a, s) => a + s.reconnects, 0),
     lastErrors: [...new Set(statuses.map((s) => s.lastError).filter((e): e is string => !!e))].slice(0, 5),

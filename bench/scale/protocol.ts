@@ -29,6 +29,8 @@ export interface WorkerStats {
   connected: number;
   /** Nodes whose catch-up watch still runs beside the main one (src/store/handover.ts). */
   catchingUp: number;
+  /** Nodes whose main watch a proxy served from an etcd watch it already held (StoreStatus.mainShared). */
+  mainShared: number;
   snapshots: number;
   reconnects: number;
   lastErrors: string[];

@@ -245,7 +245,7 @@ async function runTopology(opts: ScaleOptions, topology: Topology): Promise<Topo
     const idle = await idlePhase(etcd, workers, f0, proxies.length, opts.idleSeconds);
     {
       const st = await allStats(workers);
-      log(`idle detail: catching up ${st.reduce((a, s) => a + s.catchingUp, 0)}, registered ${st.reduce((a, s) => a + s.registered, 0)}, check reads ${st.reduce((a, s) => a + s.checkReads, 0)}, reconnects ${st.reduce((a, s) => a + s.reconnects, 0)}, errors ${JSON.stringify([...new Set(st.flatMap((s) => s.lastErrors))])}, registry errors ${JSON.stringify([...new Set(st.flatMap((s) => s.registryErrors))])}`);
+      log(`idle detail: catching up ${st.reduce((a, s) => a + s.catchingUp, 0)}, main watch shared ${st.reduce((a, s) => a + s.mainShared, 0)}, registered ${st.reduce((a, s) => a + s.registered, 0)}, check reads ${st.reduce((a, s) => a + s.checkReads, 0)}, reconnects ${st.reduce((a, s) => a + s.reconnects, 0)}, errors ${JSON.stringify([...new Set(st.flatMap((s) => s.lastErrors))])}, registry errors ${JSON.stringify([...new Set(st.flatMap((s) => s.registryErrors))])}`);
     }
     log(`idle: etcd holds ${idle.watchStreams} watch streams, ${idle.watchers} watchers; ${idle.leaseKeepAlivesPerSec} lease keep-alives/s; ${kb(idle.sentBytesPerSec)}/s sent; CPU ${idle.cpuPct}%`);
 

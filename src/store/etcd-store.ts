@@ -74,6 +74,12 @@ export interface StoreStatus extends OutageStatus {
   /** Catch-up watches opened, and how many of them a settled main watch replaced (see handover.ts). */
   catchUps: number;
   settled: number;
+  /**
+   * Whether the main watch's create was answered for a watch that already ran: a proxy serving
+   * it from an etcd watch it held (its answer carries our own start revision). False: etcd
+   * opened a watch for it (etcd itself, or a proxy with none to share). Null before the first.
+   */
+  mainShared: boolean | null;
   /** The window the first read's random wait was drawn from (ms; see startSpreadMs), once known. */
   startSpreadMs: number | null;
   /** Liveness probes answered, and the last one's round trip. */
@@ -191,6 +197,7 @@ export class EtcdStore {
       catchingUp: false,
       catchUps: 0,
       settled: 0,
+      mainShared: null,
       startSpreadMs: null,
       probes: 0,
       lastProbeMs: null,
@@ -548,6 +555,7 @@ export class EtcdStore {
             // No contact(): a proxy answers a watch it serves from one it holds with our own
             // start revision as the header's, which is ahead of etcd's newest.
             mainId = res.watchId;
+            this.st.mainShared = (res.header?.revision ?? 0) >= handover.mainStart;
             if (handover.catchingUp) create('catch-up', catchUpRangeEnd(prefix), this.nextRevision);
             else connected('main', handover.mainStart);
           } else {
@@ -558,6 +566,7 @@ export class EtcdStore {
             catchUpId = null;
             settling = false;
             handover.rehome(settledFrom);
+            this.st.mainShared = (res.header?.revision ?? 0) >= settledFrom;
             this.st.settled++;
             caughtUp();
           }

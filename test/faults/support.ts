@@ -195,7 +195,7 @@ export interface Debug {
   ready: { ready: boolean; reason: string };
   revision: number;
   connections: number;
-  etcd: { state: string; endpoint: string; revision: number; lastContactAgoMs: number | null; snapshots: number; compactionsSeen: number; reconnects: number; staleReads: number; refreshedReads: number; checkReads: number; catchingUp: boolean; catchUps: number; settled: number; probes: number;
+  etcd: { state: string; endpoint: string; revision: number; lastContactAgoMs: number | null; snapshots: number; compactionsSeen: number; reconnects: number; staleReads: number; refreshedReads: number; checkReads: number; catchingUp: boolean; catchUps: number; settled: number; mainShared: boolean | null; probes: number;
     lastSnapshot: { revision: number; keys: number; pages: number; linearizable: boolean } | null;
   };
   rejected: Array<{ key: string; reason: string }>;

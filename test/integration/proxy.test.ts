@@ -162,6 +162,7 @@ test('ten nodes starting together from a stale proxy cache all ride the etcd wat
     for (const { sink, store } of stores.slice(1)) {
       assert.deepEqual(sink.data, truth);
       assert.ok(store.status().lastSnapshot!.revision < revision, 'the snapshot came from the stale cache');
+      assert.equal(store.status().mainShared, true, 'the proxy served the main watch from the etcd watch it held');
     }
     assert.equal(await etcdWatchers(own), proxysOwn + 1, 'one etcd watch serves all eleven nodes');
     // And it still carries every write to every node.

@@ -104,6 +104,7 @@ test('snapshot then watch: every write arrives once, other prefixes are ignored'
     catchingUp: false,
     catchUps: 0,
     settled: 0,
+    mainShared: null,
     startSpreadMs: null,
     probes: 0,
     lastProbeMs: null,
