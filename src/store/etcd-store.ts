@@ -114,7 +114,7 @@ export interface EtcdStoreOptions {
    * large cluster the spread grows with it (see startSpreadMs).
    */
   firstReadJitterMs?: number;
-  /** Per live lainlet in the registry, this much more spread of the first read (default 10 ms, up to maxStartSpreadMs). */
+  /** Per node of the cluster (or live lainlet in the registry, if more), this much more spread of the first read (default 10 ms, up to maxStartSpreadMs). */
   startSpreadPerInstanceMs?: number;
   maxStartSpreadMs?: number;
 }
@@ -128,6 +128,9 @@ const MAIN_WATCH_LEAD = 32;
 
 /** How long both watches must have been quiet before the catch-up is settled (see `settle` in watch), and between two tries. */
 const SETTLE_AFTER_QUIET_MS = 2_000;
+
+/** Where deployd lists the cluster's nodes, one key each (see startSpreadMs). */
+const LAIN_NODES_PREFIX = '/lain/nodes/nodes/';
 
 /** A serializable read this close to etcd's newest revision is used as it is (see cachedReadIsStale). */
 const STALE_AFTER_REVISIONS = 64;
@@ -259,18 +262,18 @@ export class EtcdStore {
 
   /**
    * How long the first read may wait: firstReadJitterMs, or more on a large cluster. Nodes that
-   * start together (a restart storm) open their watches one by one instead of all at once: a
-   * proxy shares its etcd watch only with a watch that comes after it has settled (see the
-   * README, "Running on a large cluster"), and a few hundred per second at each proxy leave it
-   * no time to. The registry's size (a count, which a proxy answers from its cache) tells how
-   * many may start together; unknown (not readable yet), the plain jitter.
+   * start together (a restart storm) then reach each proxy a few dozen a second instead of a
+   * few hundred, which its cache and its etcd watch absorb (see the README, "Running on a large
+   * cluster"). How many may start together: the larger of LAIN's node list (`/lain/nodes/nodes/`,
+   * there before any lainlet starts) and the registry of live lainlets; both counts, which a
+   * proxy answers from its cache. Unknown (not readable yet): the plain jitter.
    */
   private async startSpreadMs(): Promise<number> {
     const base = this.opts.firstReadJitterMs;
     if (base === 0) return 0;
     try {
-      const live = await this.checked(this.client().countKeys(INSTANCES_PREFIX, 2_000));
-      return Math.max(base, Math.min(this.opts.maxStartSpreadMs, live * this.opts.startSpreadPerInstanceMs));
+      const counts = await Promise.all([INSTANCES_PREFIX, LAIN_NODES_PREFIX].map((p) => this.checked(this.client().countKeys(p, 2_000))));
+      return Math.max(base, Math.min(this.opts.maxStartSpreadMs, Math.max(...counts) * this.opts.startSpreadPerInstanceMs));
     } catch {
       return base;
     }
