@@ -427,6 +427,7 @@ export class EtcdStore {
     const probeKey = this.opts.prefix + PROBE_SUFFIX;
     const head = await this.checked(client.headRevision(probeKey, this.opts.probeTimeoutMs));
     this.contact(head);
+    if (this.closed) return; // close() came during that read: no stream to open
     return new Promise<void>((resolve, reject) => {
       const prefix = Buffer.from(this.opts.prefix);
       // A few revisions past etcd's newest: a proxy's etcd watches move on while our create is
