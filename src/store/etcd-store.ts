@@ -279,6 +279,11 @@ export class EtcdStore {
     }
   }
 
+  /** etcd's newest revision, asked of etcd itself (through a proxy too): one of the small reads. */
+  private headRevision(client: EtcdClient, timeoutMs: number): Promise<number> {
+    return this.checked(client.headRevision(this.opts.prefix + PROBE_SUFFIX, timeoutMs));
+  }
+
   /** One of the store's small reads, counted once etcd has answered it (status().checkReads). */
   private async checked<T>(read: Promise<T>): Promise<T> {
     const answer = await read;
@@ -399,7 +404,7 @@ export class EtcdStore {
    * read (etcd itself answered it) is within a few revisions and costs one small read to tell.
    */
   private async cachedReadIsStale(client: EtcdClient, revision: number): Promise<boolean> {
-    const head = await this.checked(client.headRevision(this.opts.prefix + PROBE_SUFFIX, this.opts.readTimeoutMs));
+    const head = await this.headRevision(client, this.opts.readTimeoutMs);
     const behind = head - revision;
     if (behind <= STALE_AFTER_REVISIONS) return false;
     let why = `${behind} revisions behind etcd`;
@@ -425,7 +430,7 @@ export class EtcdStore {
    */
   private async watch(client: EtcdClient): Promise<void> {
     const probeKey = this.opts.prefix + PROBE_SUFFIX;
-    const head = await this.checked(client.headRevision(probeKey, this.opts.probeTimeoutMs));
+    const head = await this.headRevision(client, this.opts.probeTimeoutMs);
     this.contact(head);
     if (this.closed) return; // close() came during that read: no stream to open
     return new Promise<void>((resolve, reject) => {
@@ -495,7 +500,7 @@ export class EtcdStore {
       const settle = () => {
         settling = true;
         lastSettleAt = Date.now();
-        this.checked(client.headRevision(probeKey, this.opts.probeTimeoutMs)).then(
+        this.headRevision(client, this.opts.probeTimeoutMs).then(
           (now) => {
             if (ended || !handover.catchingUp || now !== handover.nextRevision - 1 || createSentAt !== null) {
               settling = false;

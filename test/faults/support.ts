@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { EtcdHttp, loadSampleCluster, writeCluster, type ClusterSnapshot } from '../helpers/etcd.js';
 import { get, watch, type SseWatch } from '../helpers/lainlet.js';
 import { StateIndex } from '../../src/state/state-index.js';
+import type { StoreStatus } from '../../src/store/etcd-store.js';
 import { findView } from '../../src/views/index.js';
 import { ViewError, type NodeContext } from '../../src/views/types.js';
 
@@ -195,9 +196,8 @@ export interface Debug {
   ready: { ready: boolean; reason: string };
   revision: number;
   connections: number;
-  etcd: { state: string; endpoint: string; revision: number; lastContactAgoMs: number | null; snapshots: number; compactionsSeen: number; reconnects: number; staleReads: number; refreshedReads: number; checkReads: number; catchingUp: boolean; catchUps: number; settled: number; mainShared: boolean | null; probes: number;
-    lastSnapshot: { revision: number; keys: number; pages: number; linearizable: boolean } | null;
-  };
+  /** The store's own status, as /debug passes it on (src/daemon/daemon.ts). */
+  etcd: StoreStatus & { lastContactAgoMs: number | null; watchStreams: number };
   rejected: Array<{ key: string; reason: string }>;
   http: { watchersDropped: number; watchersRefused: number };
 }
