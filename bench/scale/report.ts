@@ -125,10 +125,10 @@ export function renderScaleReport(r: ScaleResults, jsonName: string): string {
     "- Each `etcd grpc-proxy` holds one watch stream of its own from the start (shown in brackets) and one more for the watches it serves.",
     '- A proxy serves a new client watch from one of its etcd watches only if that one is not ahead of the revision the client asks for,' +
       ' and merges a lagging etcd watch into another as events pass unless 5 or more clients hang on it; etcd sends each etcd watch' +
-      ' every write (with the previous value: ~2x the value each). A node therefore starts its main watch a little past etcd\'s newest' +
-      ' revision, and catches up to it with a second, short-lived watch over an equivalent range (src/store/handover.ts). Nodes that' +
-      ' open a new etcd watch anyway (no etcd watch yet, or etcd moved on while their create was on its way) may be joined by 5 others' +
-      ' before it merges: those etcd watches stay.',
+      ' every write (with the previous value: ~2x the value each). Behind a proxy a node therefore starts its main watch 2000 revisions' +
+      ' past etcd\'s newest, and catches up to it with a second, short-lived watch over an equivalent range (src/store/handover.ts).' +
+      ' Nodes that open a new etcd watch anyway (no etcd watch yet, or etcd went past their start while their create was on its way)' +
+      ' may be joined by 5 others before it merges: those etcd watches stay.',
     '- Bytes per write are etcd\'s bytes sent during the steady phase, less its idle rate (keep-alives, probes), over the writes;' +
       ' they include the registry keys the nodes rewrite as their revision moves (counted in the "other Put calls" row).',
     '- A restart storm through proxies is read from the proxies\' caches (Range calls at etcd vs the nodes\' pages, and the nodes\'' +

@@ -186,6 +186,32 @@ export class EtcdClient {
     return res.count;
   }
 
+  /**
+   * Whether the endpoint answers a watch progress request within `timeoutMs`, on a watch stream
+   * of its own with no watch on it: etcd does at once; a grpc-proxy (3.4) never does. False on
+   * no answer or a failed stream.
+   */
+  answersProgress(timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const stream = this.openWatch();
+      let ended = false;
+      const done = (answered: boolean) => {
+        if (ended) return;
+        ended = true;
+        clearTimeout(timer);
+        stream.removeAllListeners('data');
+        stream.cancel();
+        resolve(answered);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      stream.on('data', (res: WatchResponse) => {
+        if (res.watchId === -1 && !res.created) done(true);
+      });
+      stream.on('error', () => done(false)); // also the CANCELLED that cancel() itself causes
+      stream.write({ progressRequest: {} });
+    });
+  }
+
   /** Opens a watch stream with no watch on it yet (see writeCreate). */
   openWatch(): grpc.ClientDuplexStream<WatchRequest, WatchResponse> {
     return this.watchClient.watch();

@@ -75,9 +75,14 @@ export interface StoreStatus extends OutageStatus {
   catchUps: number;
   settled: number;
   /**
-   * Whether the main watch's create was answered for a watch that already ran: a proxy serving
-   * it from an etcd watch it held (its answer carries our own start revision). False: etcd
-   * opened a watch for it (etcd itself, or a proxy with none to share). Null before the first.
+   * Whether the endpoint is a grpc-proxy rather than etcd (it left a watch progress request
+   * unanswered; see watch). Null before the first watch.
+   */
+  behindProxy: boolean | null;
+  /**
+   * Whether the main watch's create was answered by a proxy itself, serving it from an etcd
+   * watch it already held (the answer's header has no etcd member id). False: etcd opened a
+   * watch for it (etcd itself, or a proxy with none to share). Null before the first.
    */
   mainShared: boolean | null;
   /** The window the first read's random wait was drawn from (ms; see startSpreadMs), once known. */
@@ -117,17 +122,33 @@ export interface EtcdStoreOptions {
   /** Per node of the cluster (or live lainlet in the registry, if more), this much more spread of the first read (default 10 ms, up to maxStartSpreadMs). */
   startSpreadPerInstanceMs?: number;
   maxStartSpreadMs?: number;
+  /**
+   * A cluster written to without pause would keep the catch-up watch open until the main
+   * watch's lead is written (hours at a few writes a second): after this long (default 30 s) it
+   * is settled whenever the node is level with etcd, quiet or not, tried at most every
+   * settleBusyEveryMs (default 10 s; each try is one small read of etcd's newest revision).
+   */
+  settleBusyAfterMs?: number;
+  settleBusyEveryMs?: number;
 }
 
 /**
- * How far past etcd's newest revision the main watch starts (see handover.ts). The catch-up
- * watch covers those revisions, so it lives until they have been written (or, in a quiet
- * cluster, until settled): enough to cover the writes of a restart storm during one round trip.
+ * How far past etcd's newest revision the main watch starts behind a proxy (see handover.ts).
+ * A proxy serves it from an etcd watch it holds only if that one has not gone past our start by
+ * the time our create reaches it; in a cold start or restart storm of a thousand nodes etcd
+ * writes hundreds of registry revisions a second and a busy node's create can take seconds to
+ * arrive. With 32, half of 1000 nodes' creates came too late and ~20 spare etcd watches per
+ * proxy stayed; with 2000, 1-2 (bench/SCALE.md). The catch-up watch covers the lead: it lives
+ * until that many revisions have been written or it is settled (see `settle` in watch).
  */
-const MAIN_WATCH_LEAD = 32;
+const MAIN_WATCH_LEAD = 2_000;
+
+/** How long a watch progress request may go unanswered before the endpoint is taken for a proxy (etcd answers in a round trip). */
+const PROXY_DETECT_MS = 500;
 
 /** How long both watches must have been quiet before the catch-up is settled (see `settle` in watch), and between two tries. */
 const SETTLE_AFTER_QUIET_MS = 2_000;
+
 
 /** Where deployd lists the cluster's nodes, one key each (see startSpreadMs). */
 const LAIN_NODES_PREFIX = '/lain/nodes/nodes/';
@@ -155,6 +176,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()
 
 export class EtcdStore {
   private readonly clients = new Map<string, EtcdClient>();
+  /** Endpoints seen answering a watch progress request: etcd itself, not a proxy. */
+  private readonly etcdItself = new Set<EtcdClient>();
   private endpointIndex = 0;
   private nextRevision = 0;
   private needSnapshot = true;
@@ -181,6 +204,8 @@ export class EtcdStore {
       firstReadJitterMs: 1_000,
       startSpreadPerInstanceMs: 10,
       maxStartSpreadMs: 10_000,
+      settleBusyAfterMs: 30_000,
+      settleBusyEveryMs: 10_000,
       ...options,
     };
     this.failures = new FailureLog(options.logger);
@@ -200,6 +225,7 @@ export class EtcdStore {
       catchingUp: false,
       catchUps: 0,
       settled: 0,
+      behindProxy: null,
       mainShared: null,
       startSpreadMs: null,
       probes: 0,
@@ -425,6 +451,17 @@ export class EtcdStore {
   }
 
   /**
+   * Whether `client`'s endpoint is a grpc-proxy: it leaves watch progress requests unanswered,
+   * where etcd answers at once. Once seen answering, an endpoint is etcd for good; otherwise it is
+   * asked again at the next watch (a slow etcd taken for a proxy costs only a catch-up watch).
+   */
+  private async behindProxy(client: EtcdClient): Promise<boolean> {
+    if (!this.etcdItself.has(client) && (await client.answersProgress(PROXY_DETECT_MS))) this.etcdItself.add(client);
+    this.st.behindProxy = !this.etcdItself.has(client);
+    return this.st.behindProxy;
+  }
+
+  /**
    * Watches until the stream breaks; rejects with the reason. The main watch starts a little
    * past etcd's newest revision; a catch-up watch brings us there (see handover.ts).
    */
@@ -432,12 +469,14 @@ export class EtcdStore {
     const probeKey = this.opts.prefix + PROBE_SUFFIX;
     const head = await this.headRevision(client, this.opts.probeTimeoutMs);
     this.contact(head);
-    if (this.closed) return; // close() came during that read: no stream to open
+    const proxied = await this.behindProxy(client);
+    if (this.closed) return; // close() came during those: no stream to open
     return new Promise<void>((resolve, reject) => {
       const prefix = Buffer.from(this.opts.prefix);
-      // A few revisions past etcd's newest: a proxy's etcd watches move on while our create is
-      // on its way, and one that is ahead of our start cannot serve us.
-      const handover = new Handover(this.nextRevision, Math.max(this.nextRevision, head + 1 + MAIN_WATCH_LEAD));
+      // Through a proxy, well past etcd's newest: its etcd watches move on while our create is
+      // on its way, and one that is ahead of our start cannot serve us. Straight to etcd, where
+      // every node's watch is its own anyway, from where we are: one watch, no catch-up.
+      const handover = new Handover(this.nextRevision, proxied ? Math.max(this.nextRevision, head + 1 + MAIN_WATCH_LEAD) : this.nextRevision);
       const stream = client.openWatch();
       // One create waits for its answer at a time, so each `created` answers the one pending
       // (a proxy answers creates out of order); the first create doubles as the first probe.
@@ -450,6 +489,7 @@ export class EtcdStore {
       let settling = false;
       let settledFrom = 0;
       let lastSettleAt = 0;
+      let catchUpSince = 0;
       let ended = false;
       const create = (what: 'catch-up' | 'main', rangeEnd: Buffer, from: number) => {
         pending = what;
@@ -480,7 +520,10 @@ export class EtcdStore {
           }
           return;
         }
-        if (handover.catchingUp && catchUpId !== null && !settling && now - Math.max(lastEventAt, lastSettleAt) >= SETTLE_AFTER_QUIET_MS) {
+        const settleDue =
+          now - Math.max(lastEventAt, lastSettleAt) >= SETTLE_AFTER_QUIET_MS ||
+          (now - catchUpSince >= this.opts.settleBusyAfterMs && now - lastSettleAt >= this.opts.settleBusyEveryMs);
+        if (handover.catchingUp && catchUpId !== null && !settling && settleDue) {
           settle();
           return;
         }
@@ -495,8 +538,10 @@ export class EtcdStore {
 
       // The catch-up lives until etcd has written up to the main watch's start, which a quiet
       // cluster may not do for hours. Once nothing has come for a while and etcd's newest
-      // revision is the last one we applied, a main watch from the next one cannot race a
-      // write (a proxy's etcd watches are no further): it replaces both.
+      // revision is the last one we applied, a main watch from the next one is unlikely to race
+      // a write (a proxy's etcd watches are no further): it replaces both. In a cluster that is
+      // never quiet, the same is tried now and then once the catch-up has lasted a while; a lost
+      // race costs a proxy one etcd watch that it merges into another as events pass.
       const settle = () => {
         settling = true;
         lastSettleAt = Date.now();
@@ -557,6 +602,7 @@ export class EtcdStore {
           if (what === 'catch-up') {
             this.st.catchUps++;
             catchUpId = res.watchId;
+            catchUpSince = Date.now();
             this.st.catchingUp = handover.catchingUp;
             this.contact(res.header?.revision ?? 0);
             connected('catch-up', this.nextRevision);
@@ -564,7 +610,7 @@ export class EtcdStore {
             // No contact(): a proxy answers a watch it serves from one it holds with our own
             // start revision as the header's, which is ahead of etcd's newest.
             mainId = res.watchId;
-            this.st.mainShared = (res.header?.revision ?? 0) >= handover.mainStart;
+            this.st.mainShared = servedByProxy(res);
             if (handover.catchingUp) create('catch-up', catchUpRangeEnd(prefix), this.nextRevision);
             else connected('main', handover.mainStart);
           } else {
@@ -575,7 +621,7 @@ export class EtcdStore {
             catchUpId = null;
             settling = false;
             handover.rehome(settledFrom);
-            this.st.mainShared = (res.header?.revision ?? 0) >= settledFrom;
+            this.st.mainShared = servedByProxy(res);
             this.st.settled++;
             caughtUp();
           }
@@ -616,6 +662,14 @@ export class EtcdStore {
       stream.on('end', () => finish(new Error('etcd closed the watch stream')));
     });
   }
+}
+
+/**
+ * Whether a grpc-proxy answered this watch create itself, serving the watch from an etcd watch it
+ * already held: it leaves etcd's member id out of such a header, where etcd always sets it.
+ */
+function servedByProxy(res: WatchResponse): boolean {
+  return !(res.header?.memberId ?? false);
 }
 
 /** The catch-up watch's range end: the prefix's, plus one key (`prefixEnd` itself), so that a proxy never mistakes it for the main watch's range. */

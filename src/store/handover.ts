@@ -1,5 +1,6 @@
 // Which events of a watch stream to apply, when the stream carries two watches of the prefix: a
-// catch-up watch from where we are, and the main watch from a little past etcd's newest revision.
+// catch-up watch from where we are, and the main watch from past etcd's newest revision (only
+// behind a proxy: straight to etcd the main watch starts where we are, alone).
 //
 // Why two: `etcd grpc-proxy` serves a new watch from an etcd watch it already holds only if
 // that one is not ahead of the revision asked for, and it never moves a group of 5+ clients to
@@ -8,8 +9,8 @@
 // those that gathered 5 clients would stay for good: etcd sends every later write once per such
 // watch. (A watch "from now", start revision 0, is no way out: the proxy opens an etcd watch for
 // each, one create at a time, and a thousand nodes starting at once queue past their timeouts.)
-// So the main watch asks for a revision just past etcd's newest, which the etcd watch the proxy
-// already holds can serve, and a second, short-lived watch over an equivalent range (the proxy
+// So the main watch asks for a revision well past etcd's newest (etcd must not get there before
+// our create reaches the proxy), which the etcd watch the proxy already holds can serve, and a second, short-lived watch over an equivalent range (the proxy
 // groups watches by range, so it never shares the main one's) brings us from where we are up to
 // that revision. Once the catch-up has delivered everything before the main watch's start, it
 // is cancelled and the main watch's held events follow, each revision applied once.

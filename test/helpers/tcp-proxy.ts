@@ -26,8 +26,12 @@ export class TcpProxy {
     return (this.server.address() as net.AddressInfo).port;
   }
 
-  /** `localAddress`: the address upstream connections come from (a caller IP for auth). */
-  static async start(targetHost: string, targetPort: number, localAddress?: string): Promise<TcpProxy> {
+  /**
+   * `localAddress`: the address upstream connections come from (a caller IP for auth).
+   * `delayToServerMs`: every client byte reaches the server that much later (a slow or busy
+   * client: its requests arrive late, in order).
+   */
+  static async start(targetHost: string, targetPort: number, localAddress?: string, { delayToServerMs = 0 } = {}): Promise<TcpProxy> {
     const server = net.createServer((client) => {
       if (proxy.cut) return client.destroy();
       proxy.accepted++;
@@ -40,7 +44,13 @@ export class TcpProxy {
         s.on('close', () => proxy.sockets.delete(s));
         s.on('error', () => {});
       }
-      client.pipe(upstream);
+      if (delayToServerMs > 0) {
+        // Timers of one duration fire in the order they were set: the bytes stay in order.
+        client.on('data', (chunk: Buffer) => setTimeout(() => upstream.write(chunk), delayToServerMs));
+        client.on('end', () => setTimeout(() => upstream.end(), delayToServerMs));
+      } else {
+        client.pipe(upstream);
+      }
       // Server to client by hand, to count the bytes for cutAfter().
       upstream.on('data', (chunk: Buffer) => {
         const pending = proxy.pendingCut;

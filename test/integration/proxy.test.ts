@@ -11,6 +11,7 @@ import { silentLogger } from '../../src/util/log.js';
 import { parseMetric } from '../helpers/etcd.js';
 import { GrpcProxyProcess } from '../helpers/grpc-proxy.js';
 import { RecordingSink, until } from '../helpers/store-sink.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 
 let etcd: EtcdProcess;
 let writer: EtcdClient;
@@ -108,24 +109,57 @@ test('a quiet watch through a proxy is probed, never re-opened', { timeout: 30_0
   assert.equal(sink.data.get(`${prefix}b`), '2');
 });
 
+test('a cluster never quiet for long, through a proxy: the catch-up watch is settled anyway once it has lasted a while, and every write still arrives once', { timeout: 60_000 }, async () => {
+  const sink = new RecordingSink();
+  const p = await proxy();
+  const store = new EtcdStore({ endpoints: [p.endpoint], prefix: '/lain/busy/', logger: silentLogger, firstReadJitterMs: 0, settleBusyAfterMs: 2_000, settleBusyEveryMs: 1_000 }, sink);
+  const running = store.run();
+  const revisions: number[] = [];
+  try {
+    await until(() => store.status().state === 'connected', 5_000, 'watch');
+    assert.equal(store.status().behindProxy, true);
+    assert.equal(store.status().catchingUp, true, 'the main watch starts ahead of etcd; the catch-up covers the gap');
+    // A write every 250 ms: never the 2 quiet seconds a settle otherwise waits for, and the
+    // main watch's start (thousands of revisions ahead) would take minutes to reach.
+    for (let i = 0; i < 60 && store.status().settled === 0; i++) {
+      revisions.push(await writer.put(`/lain/busy/k${i}`, `v${i}`));
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.equal(store.status().settled, 1, 'settled while writes went on');
+    assert.equal(store.status().catchingUp, false);
+    for (let i = 0; i < 5; i++) revisions.push(await writer.put(`/lain/busy/after${i}`, `v${i}`));
+    const last = revisions[revisions.length - 1];
+    await until(() => sink.revision === last, 5_000, 'the writes after the settle');
+    const { kvs } = await writer.rangePrefix('/lain/busy/', 5_000);
+    assert.deepEqual(sink.data, new Map(kvs.map((kv) => [kv.key.toString(), kv.value.toString()])));
+    const snapshotRevision = store.status().lastSnapshot!.revision;
+    assert.equal(sink.eventCount, revisions.filter((r) => r > snapshotRevision).length, 'each write delivered once');
+  } finally {
+    store.close();
+    await running;
+  }
+});
+
 /**
  * A fresh etcd with one proxy in front (so that its watcher count is ours alone), a client
  * straight to etcd (deployd's writes), and `node()` to start a store through the proxy; all of
  * it stopped after `body`.
  */
-async function behindOwnProxy(body: (env: { own: EtcdProcess; direct: EtcdClient; node: () => { store: EtcdStore; sink: RecordingSink } }) => Promise<void>) {
+async function behindOwnProxy(
+  body: (env: { own: EtcdProcess; proxyPort: number; direct: EtcdClient; node: (endpoint?: string) => { store: EtcdStore; sink: RecordingSink } }) => Promise<void>,
+) {
   const own = await EtcdProcess.start();
   const p = await GrpcProxyProcess.start(own.endpoint);
   const direct = new EtcdClient(own.endpoint);
   const started: Array<{ store: EtcdStore; running: Promise<void> }> = [];
-  const node = () => {
+  const node = (endpoint = p.endpoint) => {
     const sink = new RecordingSink();
-    const store = new EtcdStore({ endpoints: [p.endpoint], prefix: '/lain/', logger: silentLogger, firstReadJitterMs: 0 }, sink);
+    const store = new EtcdStore({ endpoints: [endpoint], prefix: '/lain/', logger: silentLogger, firstReadJitterMs: 0 }, sink);
     started.push({ store, running: store.run() });
     return { store, sink };
   };
   try {
-    await body({ own, direct, node });
+    await body({ own, proxyPort: Number(p.endpoint.split(':').pop()), direct, node });
   } finally {
     for (const { store } of started) store.close();
     await Promise.all(started.map((s) => s.running));
@@ -163,11 +197,45 @@ test('ten nodes starting together from a stale proxy cache all ride the etcd wat
       assert.deepEqual(sink.data, truth);
       assert.ok(store.status().lastSnapshot!.revision < revision, 'the snapshot came from the stale cache');
       assert.equal(store.status().mainShared, true, 'the proxy served the main watch from the etcd watch it held');
+      assert.equal(store.status().behindProxy, true, 'the proxy left the progress request unanswered');
     }
     assert.equal(await etcdWatchers(own), proxysOwn + 1, 'one etcd watch serves all eleven nodes');
     // And it still carries every write to every node.
     const rev = await direct.put('/lain/deployd/pod_groups/app0/web', 'v2');
     await until(() => stores.every(({ sink }) => sink.revision === rev && sink.data.get('/lain/deployd/pod_groups/app0/web') === 'v2'), 10_000, 'a write after the handover');
+  }),
+);
+
+test('six nodes whose requests reach the proxy 300 ms late, while etcd takes ~200 writes a second, still all ride the etcd watch it holds (their main watch starts far enough ahead)', { timeout: 90_000 }, () =>
+  behindOwnProxy(async ({ own, proxyPort, direct, node }) => {
+    const proxysOwn = await etcdWatchers(own);
+    const first = node();
+    await until(() => first.store.status().state === 'connected' && !first.store.status().catchingUp, 15_000, 'the first node');
+    // Busy nodes (a restart storm on a shared machine): etcd has moved on by ~60 revisions by the
+    // time a node's watch create, sent right after its read of etcd's newest revision, arrives.
+    const slow = await TcpProxy.start('127.0.0.1', proxyPort, undefined, { delayToServerMs: 300 });
+    let writing = true;
+    const writes = (async () => {
+      for (let i = 0; writing && i < 4_000; i++) {
+        await direct.put('/lain/deployd/pod_groups/busy/web', `v${i}`);
+        if (i % 10 === 9) await sleep(50);
+      }
+    })();
+    try {
+      const late = Array.from({ length: 6 }, () => node(slow.endpoint));
+      await until(() => late.every(({ store }) => store.status().mainShared !== null), 30_000, 'the late nodes\' main watches');
+      writing = false;
+      await writes;
+      const revision = await direct.put('/lain/deployd/pod_groups/busy/web', 'last');
+      const stores = [first, ...late];
+      await until(() => stores.every(({ store, sink }) => !store.status().catchingUp && sink.revision === revision), 30_000, 'every node caught up and settled');
+      for (const { store } of late) assert.equal(store.status().mainShared, true, 'the proxy served the main watch from the etcd watch it held');
+      assert.equal(await etcdWatchers(own), proxysOwn + 1, 'one etcd watch serves all seven nodes');
+    } finally {
+      writing = false;
+      await writes;
+      await slow.close();
+    }
   }),
 );
 

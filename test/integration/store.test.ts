@@ -104,6 +104,7 @@ test('snapshot then watch: every write arrives once, other prefixes are ignored'
     catchingUp: false,
     catchUps: 0,
     settled: 0,
+    behindProxy: null,
     mainShared: null,
     startSpreadMs: null,
     probes: 0,
@@ -125,6 +126,9 @@ test('snapshot then watch: every write arrives once, other prefixes are ignored'
   assert.equal(status.reconnects, 0);
   assert.equal(status.lastError, null);
   assert.ok(status.lastContactAt !== null && Date.now() - status.lastContactAt < 60_000);
+  assert.equal(status.behindProxy, false, 'etcd answered the progress request: not a proxy');
+  assert.equal(status.catchUps, 0, 'straight to etcd: one watch from the snapshot, no catch-up');
+  assert.equal(status.catchingUp, false);
   let last = 0;
   for (let i = 0; i < 50; i++) last = await writer.put(`/lain/k${i}`, `v${i}`);
   await until(() => sink.data.size === 51, 5000, '50 watched writes');
@@ -544,11 +548,12 @@ async function probeRounds(probeIntervalMs: number, rounds: number, writes: numb
     const { probes, lastProbeMs, catchUps, settled } = store.status();
     assert.equal(sink.eventCount, writes);
     assert.ok(lastProbeMs !== null && lastProbeMs >= 0 && lastProbeMs < 2_000, `a round trip, not ${lastProbeMs}`);
-    // received = 1 (main create) + probes sent (answered, or one still in flight) + cancels (one per
-    // answered probe; the last may be cut off by close()) + the catch-up's create and cancel, and
-    // for a settled one the new main watch's create and the old one's cancel (see handover.ts).
+    // received = 1 (the progress request that tells etcd from a proxy, once) + 1 (main create) +
+    // probes sent (answered, or one still in flight) + cancels (one per answered probe; the last
+    // may be cut off by close()) + the catch-up's create and cancel, and for a settled one the new
+    // main watch's create and the old one's cancel (see handover.ts; none straight to etcd).
     const handover = 2 * catchUps + 2 * settled;
-    assert.ok(Math.abs(received - 1 - handover - 2 * probes) <= 1, `etcd received ${received} watch messages for ${probes} probes counted: one create and one cancel per probe`);
+    assert.ok(Math.abs(received - 2 - handover - 2 * probes) <= 1, `etcd received ${received} watch messages for ${probes} probes counted: one create and one cancel per probe`);
   } finally {
     await own.stop();
   }

@@ -33,11 +33,17 @@ export const protobufFileName = "rpc.proto";
  */
 
 /**
- * Only the revision: cluster_id, member_id (1, 2) and raft_term (4) are random or large uint64s
- * that lainlet never reads; left out, decoders skip them instead of holding them as numbers
- * beyond 2^53.
+ * cluster_id (1) and raft_term (4) are large uint64s lainlet never reads; left out, decoders
+ * skip them instead of holding them as numbers beyond 2^53.
  */
 export interface ResponseHeader {
+  /**
+   * etcd's uint64 member id, read as a bool (the same varint on the wire; protobuf reads any
+   * non-zero varint as true): whether etcd itself wrote this header. A grpc-proxy leaves it
+   * empty in a watch create it answers itself, for a client watch it serves from an etcd
+   * watch it already holds.
+   */
+  memberId: boolean;
   revision: number;
 }
 
@@ -215,11 +221,14 @@ export interface LeaseKeepAliveResponse {
 }
 
 function createBaseResponseHeader(): ResponseHeader {
-  return { revision: 0 };
+  return { memberId: false, revision: 0 };
 }
 
 export const ResponseHeader: MessageFns<ResponseHeader> = {
   encode(message: ResponseHeader, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.memberId !== false) {
+      writer.uint32(16).bool(message.memberId);
+    }
     if (message.revision !== 0) {
       writer.uint32(24).int64(message.revision);
     }
@@ -239,6 +248,14 @@ export const ResponseHeader: MessageFns<ResponseHeader> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.memberId = reader.bool();
+            continue;
+          }
           case 3: {
             if (tag !== 24) {
               break;
@@ -264,6 +281,7 @@ export const ResponseHeader: MessageFns<ResponseHeader> = {
   },
   fromPartial<I extends Exact<DeepPartial<ResponseHeader>, I>>(object: I): ResponseHeader {
     const message = createBaseResponseHeader();
+    message.memberId = object.memberId ?? false;
     message.revision = object.revision ?? 0;
     return message;
   },
