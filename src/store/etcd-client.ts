@@ -179,6 +179,21 @@ export class EtcdClient {
     return res.kvs.length > 0;
   }
 
+  /**
+   * Whether nothing in `[key, rangeEnd)` changed after revision `from` up to `to`, asked of etcd
+   * itself: no key there at `to` was written after `from` (puts), and as many keys were there at
+   * both (a delete leaves no key to find). Rejects if `from` has been compacted away.
+   */
+  async unchangedBetween(key: Buffer, rangeEnd: Buffer, from: number, to: number, timeoutMs: number): Promise<boolean> {
+    const range = (req: Partial<RangeRequest>) => call(this.kv.range.bind(this.kv), RangeRequest.fromPartial(req), timeoutMs);
+    const [written, before, after] = await Promise.all([
+      range({ key, rangeEnd, keysOnly: true, limit: 1, minModRevision: from + 1, revision: to }),
+      range({ key, rangeEnd, countOnly: true, revision: from }),
+      range({ key, rangeEnd, countOnly: true, revision: to }),
+    ]);
+    return written.kvs.length === 0 && before.count === after.count;
+  }
+
   /** How many keys start with `prefix` (serializable: a proxy may answer from its cache). */
   async countKeys(prefix: string, timeoutMs: number): Promise<number> {
     const key = Buffer.from(prefix);

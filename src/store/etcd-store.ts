@@ -524,7 +524,7 @@ export class EtcdStore {
           now - Math.max(lastEventAt, lastSettleAt) >= SETTLE_AFTER_QUIET_MS ||
           (now - catchUpSince >= this.opts.settleBusyAfterMs && now - lastSettleAt >= this.opts.settleBusyEveryMs);
         if (handover.catchingUp && catchUpId !== null && !settling && settleDue) {
-          settle();
+          void settle();
           return;
         }
         // Only a quiet stream is probed: events and answers already prove it alive.
@@ -537,25 +537,33 @@ export class EtcdStore {
       probe.unref();
 
       // The catch-up lives until etcd has written up to the main watch's start, which a quiet
-      // cluster may not do for hours. Once nothing has come for a while and etcd's newest
-      // revision is the last one we applied, a main watch from the next one is unlikely to race
-      // a write (a proxy's etcd watches are no further): it replaces both. In a cluster that is
+      // cluster may not do for hours. Once nothing has come for a while and nothing of ours was
+      // written after the last revision we applied (etcd's newest is it, or etcd says so), a main
+      // watch from past etcd's newest is unlikely to race a write (a proxy's etcd watches are no
+      // further): it replaces both. In a cluster that is
       // never quiet, the same is tried now and then once the catch-up has lasted a while; a lost
       // race costs a proxy one etcd watch that it merges into another as events pass.
-      const settle = () => {
+      const settle = async () => {
         settling = true;
         lastSettleAt = Date.now();
-        this.headRevision(client, this.opts.probeTimeoutMs).then(
-          (now) => {
-            if (ended || !handover.catchingUp || now !== handover.nextRevision - 1 || createSentAt !== null) {
-              settling = false;
-              return;
-            }
-            settledFrom = now + 1;
-            create('main', prefixEnd(prefix), settledFrom);
-          },
-          () => (settling = false), // the probe and the watch itself tell a dead etcd
-        );
+        const applied = handover.nextRevision - 1;
+        const still = () => !ended && handover.catchingUp && handover.nextRevision - 1 === applied && createSentAt === null;
+        let asked = false;
+        try {
+          const now = await this.headRevision(client, this.opts.probeTimeoutMs);
+          // etcd's newer revisions may be other keys' (etcd holds more than LAIN's prefix): then
+          // asked whether any of ours changed since.
+          if (now !== applied && !(still() && (await this.checked(client.unchangedBetween(prefix, prefixEnd(prefix), applied, now, this.opts.probeTimeoutMs))))) return;
+          if (!still()) return;
+          handover.nothingBefore(now + 1);
+          settledFrom = now + 1;
+          create('main', prefixEnd(prefix), settledFrom);
+          asked = true; // settling ends with its answer
+        } catch {
+          // The probe and the watch itself tell a dead etcd; a compacted `applied` waits for the lead.
+        } finally {
+          if (!asked) settling = false;
+        }
       };
       const connected = (what: string, from: number) => {
         this.st.state = 'connected';

@@ -55,6 +55,14 @@ export class Handover {
   }
 
   /**
+   * etcd wrote nothing of ours before `revision` that we have not applied (asked of etcd: its
+   * newer revisions went to other keys), so the next one to apply is `revision` at the earliest.
+   */
+  nothingBefore(revision: number): void {
+    this.next = Math.max(this.next, revision);
+  }
+
+  /**
    * A new main watch from `start` (<= nextRevision) has replaced both watches: it sends
    * everything from `start` on, so the catch-up and the held events are done with.
    */

@@ -140,6 +140,39 @@ test('a cluster never quiet for long, through a proxy: the catch-up watch is set
   }
 });
 
+test('etcd also holds keys outside the prefix, written after our last change: the catch-up is still settled (asked of etcd whether any of ours changed), and nothing is lost', { timeout: 60_000 }, async () => {
+  const p = await proxy();
+  await writer.put('/lain/others/a', '1');
+  const sink = new RecordingSink();
+  const store = startStore(p.endpoint, sink, '/lain/others/');
+  await until(() => store.status().state === 'connected', 10_000, 'watch');
+  assert.equal(store.status().catchingUp, true);
+  // Another system's keys (Calico's, say) move etcd's newest revision past the last one of ours.
+  for (let i = 0; i < 5; i++) await writer.put(`/calico/others/k${i}`, String(i));
+  await until(() => store.status().settled === 1, 15_000, 'the catch-up settled');
+  assert.equal(store.status().catchingUp, false);
+  const rev = await writer.put('/lain/others/b', '2');
+  await until(() => sink.revision === rev, 5_000, 'a write after the settle');
+  assert.deepEqual(sink.data, new Map([['/lain/others/a', '1'], ['/lain/others/b', '2']]));
+  assert.equal(sink.eventCount, 1);
+});
+
+test('unchangedBetween tells a put, a delete, a put after a delete and other keys\' writes apart', async () => {
+  const key = Buffer.from('/lain/between/');
+  const end = Buffer.from('/lain/between0');
+  const between = (from: number, to: number) => writer.unchangedBetween(key, end, from, to, 5_000);
+  const r0 = await writer.put('/lain/between/a', '1');
+  const r1 = await writer.put('/lain/betweenx', 'outside');
+  assert.equal(await between(r0, r1), true, 'only a key outside the range');
+  const r2 = await writer.put('/lain/between/b', '1');
+  assert.equal(await between(r1, r2), false, 'a put');
+  const r3 = await writer.delete('/lain/between/a');
+  assert.equal(await between(r2, r3), false, 'a delete');
+  const r4 = await writer.put('/lain/between/a', '2');
+  assert.equal(await between(r2, r4), false, 'deleted and written again: as many keys, one written since');
+  assert.equal(await between(r4, r4), true);
+});
+
 /**
  * A fresh etcd with one proxy in front (so that its watcher count is ours alone), a client
  * straight to etcd (deployd's writes), and `node()` to start a store through the proxy; all of

@@ -70,3 +70,16 @@ test('rehome: a new main watch from where we are replaces both; held copies are 
   assert.deepEqual(revs(h.main([put(7), put(40)])), [7, 40]);
   assert.deepEqual(h.catchUp([put(41)]), { apply: [], done: false }, 'a late catch-up answer is ignored');
 });
+
+test('nothingBefore: etcd wrote only other keys since the last applied revision: a main watch from past them may replace both', () => {
+  const h = new Handover(5, 40);
+  h.catchUp([put(6)]); // applied up to 6; etcd is at 9 with 7..9 outside our prefix
+  assert.throws(() => h.rehome(10), /would miss revision 7/);
+  h.nothingBefore(10);
+  assert.equal(h.nextRevision, 10);
+  h.nothingBefore(8);
+  assert.equal(h.nextRevision, 10, 'never moves back');
+  h.rehome(10);
+  assert.equal(h.catchingUp, false);
+  assert.deepEqual(revs(h.main([put(10), put(11)])), [10, 11]);
+});
