@@ -17,7 +17,10 @@ const USAGE = `npm run bench:scale -- [options]
   --proxies P        etcd grpc-proxy processes in the proxy topology (default 3)
   --workers W        worker processes the nodes are spread over (default 4)
   --preset NAME      cluster data: sample (the repo's fixture), small or large (gen_cluster.py presets);
-                     default small (the large one is 19.5 MB: x1000 nodes does not fit 2 cores)
+                     default small (the large one is 19.5 MB: x1000 nodes does not fit 2 cores);
+                     generated to list the simulated nodes in /lain/nodes/nodes/, as a cluster of
+                     that many nodes does (the start spread is sized by that list)
+  --preset-nodes     keep the preset's own node list (small: 3) instead
   --rate R           pod-group writes per second in the steady phase (default 5)
   --duration S       seconds of steady writes (default 30; --quick: 5)
   --idle S           seconds of the idle window (default 10; --quick: 3)
@@ -45,6 +48,7 @@ async function main() {
       sse: { type: 'string', default: '10' },
       topologies: { type: 'string', default: 'direct,proxy' },
       'no-registry': { type: 'boolean', default: false },
+      'preset-nodes': { type: 'boolean', default: false },
       'sync-timeout': { type: 'string', default: '120' },
       'other-load': { type: 'string', default: '' },
       quick: { type: 'boolean', default: false },
@@ -66,10 +70,16 @@ async function main() {
   const topologies = values.topologies.split(',').map((t) => t.trim()) as Topology[];
   for (const t of topologies) if (t !== 'direct' && t !== 'proxy') throw new Error(`--topologies: unknown topology ${t} (direct, proxy)`);
   const preset = values.preset;
+  const nodes = int('nodes', values.nodes, quick ? 50 : 1000, 1, 5000);
   let cluster: Cluster;
+  let label = `${preset} preset`;
   if (preset === 'sample') cluster = await sampleCluster();
-  else if (preset === 'small' || preset === 'large') cluster = await loadCluster(PRESETS[preset]);
-  else throw new Error('--preset must be sample, small or large');
+  else if (preset === 'small' || preset === 'large') {
+    const shape = PRESETS[preset];
+    const listed = values['preset-nodes'] ? shape.nodes : Math.max(shape.nodes, nodes);
+    cluster = await loadCluster({ ...shape, nodes: listed });
+    if (listed !== shape.nodes) label += ` listing ${listed} nodes`;
+  } else throw new Error('--preset must be sample, small or large');
 
   const built = await buildLainlet(productionNodeFlags());
   // Its temp dir goes on every way out too (Ctrl-C included).
@@ -82,7 +92,7 @@ async function main() {
   watchdog.unref();
   try {
     const results = await runScale({
-      nodes: int('nodes', values.nodes, quick ? 50 : 1000, 1, 5000),
+      nodes,
       proxies: int('proxies', values.proxies, 3, 1, 32),
       workers: int('workers', values.workers, 4, 1, 64),
       lainlets: int('lainlets', values.lainlets, 2, 0, 16),
@@ -94,7 +104,7 @@ async function main() {
       registry: !values['no-registry'],
       lainletCommand: built.template,
       topologies,
-      cluster: { label: `${preset} preset`, data: cluster },
+      cluster: { label, data: cluster },
       log,
     });
     results.machine.otherLoad = values['other-load'];
