@@ -145,6 +145,7 @@ function stats(): WorkerStats {
     registryErrors: [...new Set(nodes.map((n) => n.registry?.lastError()).filter((e): e is string => !!e))].slice(0, 5),
     checkReads: statuses.reduce((a, s) => a + s.checkReads, 0),
     refreshedReads: statuses.reduce((a, s) => a + s.refreshedReads, 0),
+    lostEvents: statuses.reduce((a, s) => a + s.lostEventsSeen, 0),
     minKeys: nodes.reduce((a, n) => Math.min(a, n.keys), Infinity),
     registered: nodes.filter((n) => n.registry?.registered()).length,
     cpuMs: (u.user + u.system) / 1000,

@@ -42,6 +42,8 @@ export interface WorkerStats {
   staleReads: number;
   /** Snapshots read again from etcd itself because a cached one missed cluster data written since. */
   refreshedReads: number;
+  /** Times a proxy skipped events of a node's catch-up watch (noticed; the snapshot read again). */
+  lostEvents: number;
   /** Small reads besides snapshot pages (etcd's newest revision, staleness checks). */
   checkReads: number;
   /** The registry's last errors (a few distinct ones). */

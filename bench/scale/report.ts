@@ -92,6 +92,11 @@ export function renderScaleReport(r: ScaleResults, jsonName: string): string {
   );
   row('restart storm: Range calls served by etcd / made by the nodes (snapshot pages)', '', (t) => `${t.storm.rangeCalls} / ${t.storm.nodeReadPages}`);
   row('restart storm: etcd CPU / peak RSS', '', (t) => `${t.storm.cpuSeconds} s / ${mb(t.storm.peakRssBytes)}`);
+  row(
+    'cached reads refreshed from etcd / catch-up watches a proxy cut short (noticed, read again), cold start and storm',
+    '',
+    (t) => `${t.coldStart.refreshedReads} / ${t.coldStart.lostEvents ?? '-'} and ${t.storm.refreshedReads} / ${t.storm.lostEvents ?? '-'}`,
+  );
   row('cold start (first start of all nodes): synced / bytes / Range calls', '', (t) => `${sec(t.coldStart.allSyncedMs)} / ${mb(t.coldStart.sentBytes)} / ${t.coldStart.rangeCalls}`);
   row('etcd CPU seconds (whole run) / peak RSS', '', (t) => `${t.cpuSeconds} s / ${mb(t.peakRssBytes)}`);
   row('node workers: CPU seconds / RSS', '', (t) => `${t.nodeWorkers.cpuSeconds} s / ${mb(t.nodeWorkers.rssBytes)}`);

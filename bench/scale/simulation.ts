@@ -136,6 +136,8 @@ export interface StormFigures {
   staleReads: number;
   /** Snapshots read again from etcd itself because a cached one missed cluster data written since. */
   refreshedReads: number;
+  /** Times a proxy skipped events of a node's catch-up watch (noticed; the snapshot read again). */
+  lostEvents: number;
 }
 
 export interface ScaleResults {
@@ -239,7 +241,7 @@ async function runTopology(opts: ScaleOptions, topology: Topology): Promise<Topo
     let minRevision = await gateway.getRevision();
     await Promise.all(workers.map((w, i) => w.call({ type: 'start', nodes: specsOf[i], registry: opts.registry, minRevision })));
     const coldStart = await awaitStorm(etcd, workers, coldT0, coldF, stormRss, fullReadBytes, opts.syncTimeoutMs);
-    log(`cold start: ${coldStart.synced}/${coldStart.nodes} synced in ${coldStart.allSyncedMs} ms; etcd sent ${mb(coldStart.sentBytes)}, ${coldStart.rangeCalls} Range calls (${coldStart.refreshedReads} cached reads refreshed)`);
+    log(`cold start: ${coldStart.synced}/${coldStart.nodes} synced in ${coldStart.allSyncedMs} ms; etcd sent ${mb(coldStart.sentBytes)}, ${coldStart.rangeCalls} Range calls (${coldStart.refreshedReads} cached reads refreshed, ${coldStart.lostEvents} catch-ups a proxy cut short)`);
     if (coldStart.synced < opts.nodes) errors.push(`cold start: only ${coldStart.synced}/${opts.nodes} nodes synced within ${opts.syncTimeoutMs} ms`);
 
     const idle = await idlePhase(etcd, workers, f0, proxies.length, opts.idleSeconds);
@@ -260,7 +262,7 @@ async function runTopology(opts: ScaleOptions, topology: Topology): Promise<Topo
     minRevision = await gateway.getRevision();
     await Promise.all(workers.map((w) => w.call({ type: 'restart', minRevision })));
     const storm = await awaitStorm(etcd, workers, stormT0, s0, stormRss, fullReadBytes, opts.syncTimeoutMs);
-    log(`storm: ${storm.synced}/${storm.nodes} synced in ${storm.allSyncedMs} ms (p50 ${storm.p50SyncedMs}); etcd sent ${mb(storm.sentBytes)} (${storm.sentOverFullReads} full reads), ${storm.rangeCalls} Range calls (${storm.refreshedReads} cached reads refreshed), peak RSS ${mb(storm.peakRssBytes)}`);
+    log(`storm: ${storm.synced}/${storm.nodes} synced in ${storm.allSyncedMs} ms (p50 ${storm.p50SyncedMs}); etcd sent ${mb(storm.sentBytes)} (${storm.sentOverFullReads} full reads), ${storm.rangeCalls} Range calls (${storm.refreshedReads} cached reads refreshed, ${storm.lostEvents} catch-ups a proxy cut short), peak RSS ${mb(storm.peakRssBytes)}`);
     if (storm.synced < opts.nodes) errors.push(`restart storm: only ${storm.synced}/${opts.nodes} nodes synced within ${opts.syncTimeoutMs} ms`);
 
     const endStats = await allStats(workers);
@@ -396,6 +398,7 @@ async function awaitStorm(
     nodeReadPages: stats.reduce((a, s) => a + s.readPages, 0),
     staleReads: stats.reduce((a, s) => a + s.staleReads, 0),
     refreshedReads: stats.reduce((a, s) => a + s.refreshedReads, 0),
+    lostEvents: stats.reduce((a, s) => a + s.lostEvents, 0),
   };
 }
 

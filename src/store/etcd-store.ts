@@ -69,6 +69,8 @@ export interface StoreStatus extends OutageStatus {
   /** Keys per read page now (halved whenever a hop refuses a page as too large). */
   pageLimit: number;
   lastSnapshot: { revision: number; keys: number; pages: number; linearizable: boolean; readMs: number } | null;
+  /** Times a proxy skipped events of the catch-up watch and the snapshot was read again (see LostEventsError). */
+  lostEventsSeen: number;
   /** A catch-up watch is bringing us to the main watch's start (see handover.ts). */
   catchingUp: boolean;
   /** Catch-up watches opened, and how many of them a settled main watch replaced (see handover.ts). */
@@ -130,6 +132,13 @@ export interface EtcdStoreOptions {
    */
   settleBusyAfterMs?: number;
   settleBusyEveryMs?: number;
+  /**
+   * A serializable (cached) read this many revisions or more behind etcd is read again from
+   * etcd, whatever was written since (default 1024; see cachedReadIsStale). Lower keeps more
+   * catch-ups under the 1000 revisions a proxy may cut (see LostEventsError), at one full read
+   * each: at 500, a restart storm of 1000 nodes re-read 416 times instead of 10.
+   */
+  rereadAfterRevisions?: number;
 }
 
 /**
@@ -157,11 +166,19 @@ const LAIN_NODES_PREFIX = '/lain/nodes/nodes/';
 const STALE_AFTER_REVISIONS = 64;
 
 /**
- * Past this many revisions behind, a serializable read is read again whatever was written:
- * replaying them (registry writes, ~300 bytes each, with their previous values, once per etcd
- * watch a proxy opens) would cost about what a read of a thousand-node cluster does.
+ * A watch through a grpc-proxy that replays more than 1000 revisions of history can lose events:
+ * etcd sends an unsynced watch at most 1000 revisions per answer, with its newest revision in the
+ * header; the proxy takes that header for how far its etcd watch has got and may merge it, with
+ * its clients, into another one that is already there, and the revisions between are never sent
+ * (etcd 3.4.23, proxy/grpcproxy/watch_broadcast.go; seen in the scale bench). So the catch-up
+ * watch's answers are checked (see watch: `unheard`), and a snapshot from a proxy's cache that
+ * far behind etcd is read again from etcd rather than caught up with (see cachedReadIsStale).
  */
-const REREAD_AFTER_REVISIONS = 1_024;
+class LostEventsError extends Error {
+  constructor(readonly from: number, readonly to: number) {
+    super(`the proxy skipped events between revisions ${from} and ${to}: reading again`);
+  }
+}
 
 /** The key the liveness probe watches: inside the prefix (a proxy's permission check reads it), never written. */
 const PROBE_SUFFIX = 'lainlet/liveness-probe';
@@ -206,6 +223,7 @@ export class EtcdStore {
       maxStartSpreadMs: 10_000,
       settleBusyAfterMs: 30_000,
       settleBusyEveryMs: 10_000,
+      rereadAfterRevisions: 1_024,
       ...options,
     };
     this.failures = new FailureLog(options.logger);
@@ -222,6 +240,7 @@ export class EtcdStore {
       checkReads: 0,
       pageLimit: this.opts.pageLimit,
       lastSnapshot: null,
+      lostEventsSeen: 0,
       catchingUp: false,
       catchUps: 0,
       settled: 0,
@@ -259,6 +278,13 @@ export class EtcdStore {
           this.needSnapshot = true;
           this.minSnapshotRevision = err.compactRevision;
           this.opts.logger.warn({ err: err.message, from: this.nextRevision }, 'etcd compacted past our revision: re-reading once');
+          continue;
+        }
+        if (err instanceof LostEventsError) {
+          this.st.lostEventsSeen++;
+          this.needSnapshot = true;
+          this.minSnapshotRevision = err.to; // a cached read no newer than that is read from etcd itself
+          this.opts.logger.warn({ err: err.message }, 'a proxy skipped events of the catch-up watch: reading again');
           continue;
         }
         // A stream that was up and then broke starts over with a short wait.
@@ -409,7 +435,7 @@ export class EtcdStore {
         if (revision === 0) {
           if (page.revision < this.minSnapshotRevision) {
             this.st.staleReads++;
-            this.opts.logger.warn({ revision: page.revision, compacted: this.minSnapshotRevision }, 'the serializable read was older than the compaction (a proxy cache): reading from etcd itself');
+            this.opts.logger.warn({ revision: page.revision, compacted: this.minSnapshotRevision }, 'the serializable read (a proxy cache) is older than a revision it must include (a compaction, or events a proxy skipped): reading from etcd itself');
             linearizable = true;
             continue;
           }
@@ -426,7 +452,10 @@ export class EtcdStore {
   /**
    * Whether a serializable read at `revision` is too far behind etcd to resume from cheaply:
    * cluster data written since (pod groups are tens of KB, each sent again with its previous
-   * value), or more revisions than a read costs (a restart storm's registry writes). A fresh
+   * value), or rereadAfterRevisions or more whatever was written (a restart storm's registry
+   * writes cost about a read of a thousand-node cluster per etcd watch replaying them, and a
+   * replay of over 1000 revisions through a proxy can lose events, noticed and read again: see
+   * LostEventsError). A fresh
    * read (etcd itself answered it) is within a few revisions and costs one small read to tell.
    */
   private async cachedReadIsStale(client: EtcdClient, revision: number): Promise<boolean> {
@@ -434,7 +463,7 @@ export class EtcdStore {
     const behind = head - revision;
     if (behind <= STALE_AFTER_REVISIONS) return false;
     let why = `${behind} revisions behind etcd`;
-    if (behind <= REREAD_AFTER_REVISIONS) {
+    if (behind < this.opts.rereadAfterRevisions) {
       let written = false;
       for (const { range, volatile } of this.segments()) {
         if (volatile) continue;
@@ -491,6 +520,33 @@ export class EtcdStore {
       let lastSettleAt = 0;
       let catchUpSince = 0;
       let ended = false;
+      // Through a proxy, a catch-up answer whose header is past its last event leaves revisions
+      // (from, to] that must come next, in order, if any of them are ours. If the next events
+      // start past them, or nothing comes and etcd says ours changed there, etcd is asked
+      // whether any were ours: if so the proxy skipped them (see LostEventsError).
+      let unheard: { from: number; to: number; at: number } | null = null;
+      const verify = ({ from, to }: { from: number; to: number }) => {
+        this.checked(client.unchangedBetween(prefix, prefixEnd(prefix), from, to, this.opts.probeTimeoutMs)).then(
+          (unchanged) => {
+            if (!unchanged) finish(new LostEventsError(from, to));
+          },
+          (err: Error) => {
+            // Compacted since: it can no longer be told, so it is read again. Anything else:
+            // the probe and the watch tell a dead etcd.
+            if (/compacted/i.test(err.message)) finish(new LostEventsError(from, to));
+          },
+        );
+      };
+      const heard = (firstRevision: number | undefined, headerRevision: number) => {
+        if (!proxied) return; // etcd itself sends every event
+        if (unheard && firstRevision !== undefined && firstRevision > unheard.to) {
+          verify(unheard);
+          unheard = null;
+        }
+        const last = handover.nextRevision - 1;
+        const to = Math.max(unheard?.to ?? 0, headerRevision);
+        unheard = to > last ? { from: last, to, at: unheard?.to === to ? unheard.at : Date.now() } : null;
+      };
       const create = (what: 'catch-up' | 'main', rangeEnd: Buffer, from: number) => {
         pending = what;
         createSentAt = Date.now();
@@ -553,7 +609,12 @@ export class EtcdStore {
           const now = await this.headRevision(client, this.opts.probeTimeoutMs);
           // etcd's newer revisions may be other keys' (etcd holds more than LAIN's prefix): then
           // asked whether any of ours changed since.
-          if (now !== applied && !(still() && (await this.checked(client.unchangedBetween(prefix, prefixEnd(prefix), applied, now, this.opts.probeTimeoutMs))))) return;
+          if (now !== applied && !(still() && (await this.checked(client.unchangedBetween(prefix, prefixEnd(prefix), applied, now, this.opts.probeTimeoutMs))))) {
+            // Ours changed after what we applied; if etcd told us of those revisions a while ago
+            // and nothing came since, they are not on their way.
+            if (unheard && unheard.from === applied && Date.now() - unheard.at >= SETTLE_AFTER_QUIET_MS) verify(unheard);
+            return;
+          }
           if (!still()) return;
           handover.nothingBefore(now + 1);
           settledFrom = now + 1;
@@ -660,6 +721,7 @@ export class EtcdStore {
         }
         const { apply: caught, done } = handover.catchUp(changes);
         apply(caught);
+        heard(changes[0]?.modRevision, res.header?.revision ?? 0);
         if (done) {
           EtcdClient.writeCancel(stream, res.watchId);
           catchUpId = null;

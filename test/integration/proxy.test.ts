@@ -179,15 +179,20 @@ test('unchangedBetween tells a put, a delete, a put after a delete and other key
  * it stopped after `body`.
  */
 async function behindOwnProxy(
-  body: (env: { own: EtcdProcess; proxyPort: number; direct: EtcdClient; node: (endpoint?: string) => { store: EtcdStore; sink: RecordingSink } }) => Promise<void>,
+  body: (env: {
+    own: EtcdProcess;
+    proxyPort: number;
+    direct: EtcdClient;
+    node: (endpoint?: string, more?: Partial<ConstructorParameters<typeof EtcdStore>[0]>) => { store: EtcdStore; sink: RecordingSink };
+  }) => Promise<void>,
 ) {
   const own = await EtcdProcess.start();
   const p = await GrpcProxyProcess.start(own.endpoint);
   const direct = new EtcdClient(own.endpoint);
   const started: Array<{ store: EtcdStore; running: Promise<void> }> = [];
-  const node = (endpoint = p.endpoint) => {
+  const node = (endpoint = p.endpoint, more: Partial<ConstructorParameters<typeof EtcdStore>[0]> = {}) => {
     const sink = new RecordingSink();
-    const store = new EtcdStore({ endpoints: [endpoint], prefix: '/lain/', logger: silentLogger, firstReadJitterMs: 0 }, sink);
+    const store = new EtcdStore({ endpoints: [endpoint], prefix: '/lain/', logger: silentLogger, firstReadJitterMs: 0, ...more }, sink);
     started.push({ store, running: store.run() });
     return { store, sink };
   };
@@ -268,6 +273,47 @@ test('six nodes whose requests reach the proxy 300 ms late, while etcd takes ~20
       writing = false;
       await writes;
       await slow.close();
+    }
+  }),
+);
+
+test('a catch-up replaying over 1000 revisions through a proxy, which merges it into another etcd watch and skips the rest: the store notices and reads again', { timeout: 90_000 }, () =>
+  behindOwnProxy(async ({ direct, node }) => {
+    await direct.put('/lain/config/x', '0');
+    // X's catch-up watch stays open and follows etcd: a write every 1.5 s, so it never settles
+    // (registry keys: not cluster data, so Y below is not made to read again by them).
+    const x = node();
+    await until(() => x.store.status().state === 'connected' && x.store.status().catchingUp, 10_000, 'X catching up');
+    let ticking = true;
+    const ticks = (async () => {
+      for (let i = 0; ticking && i < 1_000; i++) {
+        await direct.put('/lain/lainlet/instances/tick', String(i));
+        await sleep(1_500);
+      }
+    })();
+    try {
+      // 1500 registry revisions straight to etcd (fewer than X's main watch's lead, so that X's
+      // catch-up stays): the proxy's cached read of the prefix (X's) is 1500 behind. Y is told to use it anyway (no re-read), so its catch-up replays them:
+      // etcd sends 1000 revisions at a time with its newest in the header, and the proxy, taking
+      // that for how far the watch got, merges it into X's catch-up watch before the rest.
+      const writes: Array<Promise<number>> = [];
+      for (let i = 0; i < 1_500; i++) {
+        writes.push(direct.put(`/lain/lainlet/instances/replay-${i % 300}`, String(i)));
+        if (writes.length >= 50) await Promise.all(writes.splice(0));
+      }
+      await Promise.all(writes);
+      const y = node(undefined, { rereadAfterRevisions: 1_000_000 });
+      await until(() => y.store.status().state === 'connected', 10_000, 'Y watching');
+      await until(() => y.store.status().lostEventsSeen >= 1, 20_000, 'Y noticing the skipped events');
+      ticking = false;
+      await ticks;
+      const { kvs, revision } = await direct.rangePrefix('/lain/', 5_000);
+      await until(() => y.sink.revision >= revision, 10_000, 'Y at etcd\'s revision');
+      assert.deepEqual(y.sink.data, new Map(kvs.map((kv) => [kv.key.toString(), kv.value.toString()])));
+      assert.ok(y.store.status().snapshots >= 2, 'read again');
+    } finally {
+      ticking = false;
+      await ticks;
     }
   }),
 );

@@ -101,6 +101,7 @@ test('snapshot then watch: every write arrives once, other prefixes are ignored'
     checkReads: 0,
     pageLimit: 64,
     lastSnapshot: null,
+    lostEventsSeen: 0,
     catchingUp: false,
     catchUps: 0,
     settled: 0,
