@@ -158,7 +158,6 @@ const PROXY_DETECT_MS = 500;
 /** How long both watches must have been quiet before the catch-up is settled (see `settle` in watch), and between two tries. */
 const SETTLE_AFTER_QUIET_MS = 2_000;
 
-
 /** Where deployd lists the cluster's nodes, one key each (see startSpreadMs). */
 const LAIN_NODES_PREFIX = '/lain/nodes/nodes/';
 
@@ -491,8 +490,9 @@ export class EtcdStore {
   }
 
   /**
-   * Watches until the stream breaks; rejects with the reason. The main watch starts a little
-   * past etcd's newest revision; a catch-up watch brings us there (see handover.ts).
+   * Watches until the stream breaks; rejects with the reason. Behind a proxy the main watch
+   * starts past etcd's newest revision and a catch-up watch brings us there (see handover.ts);
+   * straight to etcd there is one watch from where we are.
    */
   private async watch(client: EtcdClient): Promise<void> {
     const probeKey = this.opts.prefix + PROBE_SUFFIX;
@@ -596,9 +596,9 @@ export class EtcdStore {
       // cluster may not do for hours. Once nothing has come for a while and nothing of ours was
       // written after the last revision we applied (etcd's newest is it, or etcd says so), a main
       // watch from past etcd's newest is unlikely to race a write (a proxy's etcd watches are no
-      // further): it replaces both. In a cluster that is
-      // never quiet, the same is tried now and then once the catch-up has lasted a while; a lost
-      // race costs a proxy one etcd watch that it merges into another as events pass.
+      // further): it replaces both. In a cluster that is never quiet, the same is tried now and
+      // then once the catch-up has lasted a while; a lost race costs a proxy one etcd watch that
+      // it merges into another as events pass.
       const settle = async () => {
         settling = true;
         lastSettleAt = Date.now();
