@@ -18,6 +18,7 @@ import {
   type KeyValue,
   type LeaseKeepAliveRequest,
   type LeaseKeepAliveResponse,
+  type RangeResponse,
   type WatchRequest,
   type WatchResponse,
 } from './gen/rpc.js';
@@ -113,14 +114,13 @@ export class EtcdClient {
   /** Every key under `prefix` at the latest revision: one read, no size limit. */
   async rangePrefix(prefix: string, timeoutMs: number): Promise<{ revision: number; kvs: KeyValue[] }> {
     const key = Buffer.from(prefix);
-    const res = await call(this.kv.range.bind(this.kv), RangeRequest.fromPartial({ key, rangeEnd: prefixEnd(key) }), timeoutMs);
+    const res = await this.range({ key, rangeEnd: prefixEnd(key) }, timeoutMs);
     return { revision: res.header?.revision ?? 0, kvs: res.kvs };
   }
 
   /** One page of `[key, rangeEnd)`: a limited, optionally serializable range, at a fixed revision when given. */
   async rangePage(key: Buffer, rangeEnd: Buffer, timeoutMs: number, opts: RangeOptions): Promise<{ revision: number; kvs: KeyValue[]; more: boolean }> {
-    const req = RangeRequest.fromPartial({ key, rangeEnd, serializable: opts.serializable ?? false, revision: opts.revision ?? 0, limit: opts.limit ?? 0 });
-    const res = await call(this.kv.range.bind(this.kv), req, timeoutMs);
+    const res = await this.range({ key, rangeEnd, serializable: opts.serializable ?? false, revision: opts.revision ?? 0, limit: opts.limit ?? 0 }, timeoutMs);
     return { revision: res.header?.revision ?? 0, kvs: res.kvs, more: res.more };
   }
 
@@ -163,19 +163,17 @@ export class EtcdClient {
    * it (it answers only serializable reads from its cache) and etcd sends back a header alone.
    */
   async headRevision(key: string, timeoutMs: number): Promise<number> {
-    const req = RangeRequest.fromPartial({ key: Buffer.from(key), countOnly: true });
-    const res = await call(this.kv.range.bind(this.kv), req, timeoutMs);
+    const res = await this.range({ key: Buffer.from(key), countOnly: true }, timeoutMs);
     return res.header?.revision ?? 0;
   }
 
   /**
-   * Whether any key of `[key, rangeEnd)` that exists now was written after `revision`, asked of
-   * etcd itself (linearizable): one key's name at most comes back. etcd counts a `count_only`
-   * answer before it applies `min_mod_revision`, so this asks for keys instead.
+   * Whether any key of `[key, rangeEnd)` that exists now (or at revision `at`) was written after
+   * `revision`, asked of etcd itself (linearizable): one key's name at most comes back. etcd
+   * counts a `count_only` answer before it applies `min_mod_revision`, so this asks for keys.
    */
-  async writtenSince(key: Buffer, rangeEnd: Buffer, revision: number, timeoutMs: number): Promise<boolean> {
-    const req = RangeRequest.fromPartial({ key, rangeEnd, keysOnly: true, limit: 1, minModRevision: revision + 1 });
-    const res = await call(this.kv.range.bind(this.kv), req, timeoutMs);
+  async writtenSince(key: Buffer, rangeEnd: Buffer, revision: number, timeoutMs: number, at = 0): Promise<boolean> {
+    const res = await this.range({ key, rangeEnd, keysOnly: true, limit: 1, minModRevision: revision + 1, revision: at }, timeoutMs);
     return res.kvs.length > 0;
   }
 
@@ -185,19 +183,18 @@ export class EtcdClient {
    * both (a delete leaves no key to find). Rejects if `from` has been compacted away.
    */
   async unchangedBetween(key: Buffer, rangeEnd: Buffer, from: number, to: number, timeoutMs: number): Promise<boolean> {
-    const range = (req: Partial<RangeRequest>) => call(this.kv.range.bind(this.kv), RangeRequest.fromPartial(req), timeoutMs);
     const [written, before, after] = await Promise.all([
-      range({ key, rangeEnd, keysOnly: true, limit: 1, minModRevision: from + 1, revision: to }),
-      range({ key, rangeEnd, countOnly: true, revision: from }),
-      range({ key, rangeEnd, countOnly: true, revision: to }),
+      this.writtenSince(key, rangeEnd, from, timeoutMs, to),
+      this.range({ key, rangeEnd, countOnly: true, revision: from }, timeoutMs),
+      this.range({ key, rangeEnd, countOnly: true, revision: to }, timeoutMs),
     ]);
-    return written.kvs.length === 0 && before.count === after.count;
+    return !written && before.count === after.count;
   }
 
   /** How many keys start with `prefix` (serializable: a proxy may answer from its cache). */
   async countKeys(prefix: string, timeoutMs: number): Promise<number> {
     const key = Buffer.from(prefix);
-    const res = await call(this.kv.range.bind(this.kv), RangeRequest.fromPartial({ key, rangeEnd: prefixEnd(key), countOnly: true, serializable: true }), timeoutMs);
+    const res = await this.range({ key, rangeEnd: prefixEnd(key), countOnly: true, serializable: true }, timeoutMs);
     return res.count;
   }
 
@@ -225,6 +222,10 @@ export class EtcdClient {
       stream.on('error', () => done(false)); // also the CANCELLED that cancel() itself causes
       stream.write({ progressRequest: {} });
     });
+  }
+
+  private range(req: Partial<RangeRequest>, timeoutMs: number): Promise<RangeResponse> {
+    return call(this.kv.range.bind(this.kv), RangeRequest.fromPartial(req), timeoutMs);
   }
 
   /** Opens a watch stream with no watch on it yet (see writeCreate). */

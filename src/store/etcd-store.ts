@@ -69,7 +69,7 @@ export interface StoreStatus extends OutageStatus {
   /** Keys per read page now (halved whenever a hop refuses a page as too large). */
   pageLimit: number;
   lastSnapshot: { revision: number; keys: number; pages: number; linearizable: boolean; readMs: number } | null;
-  /** Times a proxy skipped events of the catch-up watch and the snapshot was read again (see LostEventsError). */
+  /** Times a proxy skipped events of the catch-up watch and the snapshot was read again (see `skipped`). */
   lostEventsSeen: number;
   /** A catch-up watch is bringing us to the main watch's start (see handover.ts). */
   catchingUp: boolean;
@@ -135,7 +135,7 @@ export interface EtcdStoreOptions {
   /**
    * A serializable (cached) read this many revisions or more behind etcd is read again from
    * etcd, whatever was written since (default 1024; see cachedReadIsStale). Lower keeps more
-   * catch-ups under the 1000 revisions a proxy may cut (see LostEventsError), at one full read
+   * catch-ups under the 1000 revisions a proxy may cut (see `skipped`), at one full read
    * each: at 500, a restart storm of 1000 nodes re-read 416 times instead of 10.
    */
   rereadAfterRevisions?: number;
@@ -165,6 +165,25 @@ const LAIN_NODES_PREFIX = '/lain/nodes/nodes/';
 const STALE_AFTER_REVISIONS = 64;
 
 /**
+ * The watch cannot go on from where we are: the snapshot is read again, from etcd itself when
+ * a cached read is older than `notBefore`, and `seen` is counted in the status.
+ */
+class ReadAgainError extends Error {
+  constructor(
+    message: string,
+    readonly notBefore: number,
+    readonly seen: 'compactionsSeen' | 'lostEventsSeen',
+  ) {
+    super(message);
+  }
+}
+
+/** etcd compacted past the revision we would resume from. */
+function compacted(compactRevision: number): ReadAgainError {
+  return new ReadAgainError(`revision compacted (etcd compact_revision ${compactRevision})`, compactRevision, 'compactionsSeen');
+}
+
+/**
  * A watch through a grpc-proxy that replays more than 1000 revisions of history can lose events:
  * etcd sends an unsynced watch at most 1000 revisions per answer, with its newest revision in the
  * header; the proxy takes that header for how far its etcd watch has got and may merge it, with
@@ -173,20 +192,12 @@ const STALE_AFTER_REVISIONS = 64;
  * watch's answers are checked (see watch: `unheard`), and a snapshot from a proxy's cache that
  * far behind etcd is read again from etcd rather than caught up with (see cachedReadIsStale).
  */
-class LostEventsError extends Error {
-  constructor(readonly from: number, readonly to: number) {
-    super(`the proxy skipped events between revisions ${from} and ${to}: reading again`);
-  }
+function skipped(from: number, to: number): ReadAgainError {
+  return new ReadAgainError(`the proxy skipped events between revisions ${from} and ${to}`, to, 'lostEventsSeen');
 }
 
 /** The key the liveness probe watches: inside the prefix (a proxy's permission check reads it), never written. */
 const PROBE_SUFFIX = 'lainlet/liveness-probe';
-
-class CompactedError extends Error {
-  constructor(readonly compactRevision: number) {
-    super(`revision compacted (etcd compact_revision ${compactRevision})`);
-  }
-}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
@@ -272,18 +283,11 @@ export class EtcdStore {
         backoff = 250;
       } catch (err) {
         if (this.closed) break;
-        if (err instanceof CompactedError) {
-          this.st.compactionsSeen++;
+        if (err instanceof ReadAgainError) {
+          this.st[err.seen]++;
           this.needSnapshot = true;
-          this.minSnapshotRevision = err.compactRevision;
-          this.opts.logger.warn({ err: err.message, from: this.nextRevision }, 'etcd compacted past our revision: re-reading once');
-          continue;
-        }
-        if (err instanceof LostEventsError) {
-          this.st.lostEventsSeen++;
-          this.needSnapshot = true;
-          this.minSnapshotRevision = err.to; // a cached read no newer than that is read from etcd itself
-          this.opts.logger.warn({ err: err.message }, 'a proxy skipped events of the catch-up watch: reading again');
+          this.minSnapshotRevision = err.notBefore;
+          this.opts.logger.warn({ err: err.message, from: this.nextRevision }, 'the watch cannot go on from our revision: re-reading once');
           continue;
         }
         // A stream that was up and then broke starts over with a short wait.
@@ -454,7 +458,7 @@ export class EtcdStore {
    * value), or rereadAfterRevisions or more whatever was written (a restart storm's registry
    * writes cost about a read of a thousand-node cluster per etcd watch replaying them, and a
    * replay of over 1000 revisions through a proxy can lose events, noticed and read again: see
-   * LostEventsError). A fresh
+   * `skipped`). A fresh
    * read (etcd itself answered it) is within a few revisions and costs one small read to tell.
    */
   private async cachedReadIsStale(client: EtcdClient, revision: number): Promise<boolean> {
@@ -523,17 +527,18 @@ export class EtcdStore {
       // Through a proxy, a catch-up answer whose header is past its last event leaves revisions
       // (from, to] that must come next, in order, if any of them are ours. If the next events
       // start past them, or nothing comes and etcd says ours changed there, etcd is asked
-      // whether any were ours: if so the proxy skipped them (see LostEventsError).
+      // whether any were ours: if so the proxy skipped them (see `skipped`).
       let unheard: { from: number; to: number; at: number } | null = null;
+      const oursUnchanged = (from: number, to: number) => this.checked(client.unchangedBetween(prefix, prefixEnd(prefix), from, to, this.opts.probeTimeoutMs));
       const verify = ({ from, to }: { from: number; to: number }) => {
-        this.checked(client.unchangedBetween(prefix, prefixEnd(prefix), from, to, this.opts.probeTimeoutMs)).then(
+        oursUnchanged(from, to).then(
           (unchanged) => {
-            if (!unchanged) finish(new LostEventsError(from, to));
+            if (!unchanged) finish(skipped(from, to));
           },
           (err: Error) => {
             // Compacted since: it can no longer be told, so it is read again. Anything else:
             // the probe and the watch tell a dead etcd.
-            if (/compacted/i.test(err.message)) finish(new LostEventsError(from, to));
+            if (/compacted/i.test(err.message)) finish(skipped(from, to));
           },
         );
       };
@@ -609,7 +614,7 @@ export class EtcdStore {
           const now = await this.headRevision(client, this.opts.probeTimeoutMs);
           // etcd's newer revisions may be other keys' (etcd holds more than LAIN's prefix): then
           // asked whether any of ours changed since.
-          if (now !== applied && !(still() && (await this.checked(client.unchangedBetween(prefix, prefixEnd(prefix), applied, now, this.opts.probeTimeoutMs))))) {
+          if (now !== applied && !(still() && (await oursUnchanged(applied, now)))) {
             // Ours changed after what we applied; if etcd told us of those revisions a while ago
             // and nothing came since, they are not on their way.
             if (unheard && unheard.from === applied && Date.now() - unheard.at >= SETTLE_AFTER_QUIET_MS) verify(unheard);
@@ -661,7 +666,7 @@ export class EtcdStore {
           }
           createSentAt = null;
           if (res.compactRevision > 0) {
-            finish(new CompactedError(res.compactRevision));
+            finish(compacted(res.compactRevision));
             return;
           }
           if (res.canceled) {
@@ -700,7 +705,7 @@ export class EtcdStore {
         if (res.watchId === catchUpId && !handover.catchingUp) return; // after the handover
         this.contact(res.header?.revision ?? 0);
         if (res.compactRevision > 0) {
-          finish(new CompactedError(res.compactRevision));
+          finish(compacted(res.compactRevision));
           return;
         }
         if (res.canceled) {
