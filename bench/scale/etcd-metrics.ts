@@ -52,6 +52,10 @@ export interface EtcdFigures {
   /** LeaseKeepAlive streams open now (started, not yet ended). */
   leaseKeepAliveStreams: number;
   leaseGrants: number;
+  /** Events etcd has sent to watchers (each event once per etcd watcher it went to). */
+  eventsSent: number;
+  /** etcd's current revision. */
+  revision: number;
 }
 
 export async function readEtcdFigures(clientUrl: string): Promise<EtcdFigures> {
@@ -71,6 +75,8 @@ export async function readEtcdFigures(clientUrl: string): Promise<EtcdFigures> {
     leaseKeepAliveMsgs: sumOf(s, 'grpc_server_msg_received_total', { grpc_method: 'LeaseKeepAlive' }),
     leaseKeepAliveStreams: sumOf(s, 'grpc_server_started_total', { grpc_method: 'LeaseKeepAlive' }) - handled('LeaseKeepAlive'),
     leaseGrants: handled('LeaseGrant'),
+    eventsSent: sumOf(s, 'etcd_debugging_mvcc_events_total'),
+    revision: sumOf(s, 'etcd_debugging_mvcc_current_revision'),
   };
 }
 
@@ -84,6 +90,8 @@ export function delta(a: EtcdFigures, b: EtcdFigures) {
     cpuSeconds: Math.round((b.cpuSeconds - a.cpuSeconds) * 100) / 100,
     leaseKeepAliveMsgs: b.leaseKeepAliveMsgs - a.leaseKeepAliveMsgs,
     leaseGrants: b.leaseGrants - a.leaseGrants,
+    eventsSent: b.eventsSent - a.eventsSent,
+    revisions: b.revision - a.revision,
   };
 }
 

@@ -135,6 +135,11 @@ function stats(): WorkerStats {
     revisions: nodes.map((n) => n.revision),
     connected: statuses.filter((s) => s.state === 'connected').length,
     catchingUp: statuses.filter((s) => s.catchingUp).length,
+    catchUpsResumed: statuses.reduce((a, s) => a + s.catchUpsResumed, 0),
+    stuck: statuses
+      .filter((s) => s.catchingUp)
+      .slice(0, 3)
+      .map((s) => JSON.stringify({ revision: s.revision, snap: s.lastSnapshot?.revision, catchUps: s.catchUps, resumed: s.catchUpsResumed, settled: s.settled, lost: s.lostEventsSeen, refreshed: s.refreshedReads, checks: s.checkReads, mainShared: s.mainShared })),
     mainShared: statuses.filter((s) => s.mainShared).length,
     snapshots: statuses.reduce((a, s) => a + s.snapshots, 0),
     reconnects: statuses.reduce((a, s) => a + s.reconnects, 0),

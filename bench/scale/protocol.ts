@@ -29,6 +29,10 @@ export interface WorkerStats {
   connected: number;
   /** Nodes whose catch-up watch still runs beside the main one (src/store/handover.ts). */
   catchingUp: number;
+  /** Catch-up watches replaced at one of etcd's capped batches (StoreStatus.catchUpsResumed). */
+  catchUpsResumed: number;
+  /** A few of the nodes still catching up, their store status in short (diagnosis). */
+  stuck: string[];
   /** Nodes whose main watch a proxy served from an etcd watch it already held (StoreStatus.mainShared). */
   mainShared: number;
   snapshots: number;

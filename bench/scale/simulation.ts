@@ -138,6 +138,14 @@ export interface StormFigures {
   refreshedReads: number;
   /** Times a proxy skipped events of a node's catch-up watch (noticed; the snapshot read again). */
   lostEvents: number;
+  /** Revisions etcd wrote, and events it sent to its watchers (each once per watcher), up to the last node synced. */
+  revisions: number;
+  eventsSent: number;
+  /** The most etcd watchers held at once (sampled every second). */
+  peakWatchers: number;
+  /** Nodes still catching up when the last one synced, and from then until none is (or 60 s): ms, etcd bytes sent, events sent. */
+  catchingUpAtSync: number;
+  tail: { ms: number; sentBytes: number; eventsSent: number; catchingUp: number };
 }
 
 export interface ScaleResults {
@@ -241,13 +249,13 @@ async function runTopology(opts: ScaleOptions, topology: Topology): Promise<Topo
     let minRevision = await gateway.getRevision();
     await Promise.all(workers.map((w, i) => w.call({ type: 'start', nodes: specsOf[i], registry: opts.registry, minRevision })));
     const coldStart = await awaitStorm(etcd, workers, coldT0, coldF, stormRss, fullReadBytes, opts.syncTimeoutMs);
-    log(`cold start: ${coldStart.synced}/${coldStart.nodes} synced in ${coldStart.allSyncedMs} ms; etcd sent ${mb(coldStart.sentBytes)}, ${coldStart.rangeCalls} Range calls (${coldStart.refreshedReads} cached reads refreshed, ${coldStart.lostEvents} catch-ups a proxy cut short)`);
+    log(`cold start: ${coldStart.synced}/${coldStart.nodes} synced in ${coldStart.allSyncedMs} ms; etcd sent ${mb(coldStart.sentBytes)}, ${coldStart.rangeCalls} Range calls (${coldStart.refreshedReads} cached reads refreshed, ${coldStart.lostEvents} catch-ups a proxy cut short); ${stormDetail(coldStart)}`);
     if (coldStart.synced < opts.nodes) errors.push(`cold start: only ${coldStart.synced}/${opts.nodes} nodes synced within ${opts.syncTimeoutMs} ms`);
 
     const idle = await idlePhase(etcd, workers, f0, proxies.length, opts.idleSeconds);
     {
       const st = await allStats(workers);
-      log(`idle detail: catching up ${st.reduce((a, s) => a + s.catchingUp, 0)}, main watch shared ${st.reduce((a, s) => a + s.mainShared, 0)}, registered ${st.reduce((a, s) => a + s.registered, 0)}, check reads ${st.reduce((a, s) => a + s.checkReads, 0)}, reconnects ${st.reduce((a, s) => a + s.reconnects, 0)}, errors ${JSON.stringify([...new Set(st.flatMap((s) => s.lastErrors))])}, registry errors ${JSON.stringify([...new Set(st.flatMap((s) => s.registryErrors))])}`);
+      log(`idle detail: catching up ${st.reduce((a, s) => a + s.catchingUp, 0)} ${JSON.stringify(st.flatMap((s) => s.stuck))}, catch-ups resumed ${st.reduce((a, s) => a + s.catchUpsResumed, 0)}, main watch shared ${st.reduce((a, s) => a + s.mainShared, 0)}, registered ${st.reduce((a, s) => a + s.registered, 0)}, check reads ${st.reduce((a, s) => a + s.checkReads, 0)}, reconnects ${st.reduce((a, s) => a + s.reconnects, 0)}, errors ${JSON.stringify([...new Set(st.flatMap((s) => s.lastErrors))])}, registry errors ${JSON.stringify([...new Set(st.flatMap((s) => s.registryErrors))])}`);
     }
     log(`idle: etcd holds ${idle.watchStreams} watch streams, ${idle.watchers} watchers; ${idle.leaseKeepAlivesPerSec} lease keep-alives/s; ${kb(idle.sentBytesPerSec)}/s sent; CPU ${idle.cpuPct}%`);
 
@@ -262,7 +270,7 @@ async function runTopology(opts: ScaleOptions, topology: Topology): Promise<Topo
     minRevision = await gateway.getRevision();
     await Promise.all(workers.map((w) => w.call({ type: 'restart', minRevision })));
     const storm = await awaitStorm(etcd, workers, stormT0, s0, stormRss, fullReadBytes, opts.syncTimeoutMs);
-    log(`storm: ${storm.synced}/${storm.nodes} synced in ${storm.allSyncedMs} ms (p50 ${storm.p50SyncedMs}); etcd sent ${mb(storm.sentBytes)} (${storm.sentOverFullReads} full reads), ${storm.rangeCalls} Range calls (${storm.refreshedReads} cached reads refreshed, ${storm.lostEvents} catch-ups a proxy cut short), peak RSS ${mb(storm.peakRssBytes)}`);
+    log(`storm: ${storm.synced}/${storm.nodes} synced in ${storm.allSyncedMs} ms (p50 ${storm.p50SyncedMs}); etcd sent ${mb(storm.sentBytes)} (${storm.sentOverFullReads} full reads), ${storm.rangeCalls} Range calls (${storm.refreshedReads} cached reads refreshed, ${storm.lostEvents} catch-ups a proxy cut short), peak RSS ${mb(storm.peakRssBytes)}; ${stormDetail(storm)}`);
     if (storm.synced < opts.nodes) errors.push(`restart storm: only ${storm.synced}/${opts.nodes} nodes synced within ${opts.syncTimeoutMs} ms`);
 
     const endStats = await allStats(workers);
@@ -368,6 +376,10 @@ async function allStats(workers: NodeWorker[], timeoutMs?: number): Promise<Work
   return Promise.all(workers.map((w) => w.stats(timeoutMs === undefined ? { type: 'stats' } : { type: 'await-synced', timeoutMs })));
 }
 
+function stormDetail(f: StormFigures): string {
+  return `${f.revisions} revisions written, ${f.eventsSent} events sent by etcd (${round(f.eventsSent / Math.max(1, f.revisions), 1)} per revision), peak ${f.peakWatchers} etcd watchers; ${f.catchingUpAtSync} still catching up at sync, then ${f.tail.ms} ms until ${f.tail.catchingUp}: ${mb(f.tail.sentBytes)} and ${f.tail.eventsSent} events more`;
+}
+
 /** Waits for every node to be synced after a (re)start at `t0`, and reads what it cost etcd. */
 async function awaitStorm(
   etcd: BenchEtcd,
@@ -378,9 +390,25 @@ async function awaitStorm(
   fullReadBytes: number,
   timeoutMs: number,
 ): Promise<StormFigures> {
+  let peakWatchers = before.watchers;
+  const sampler = setInterval(() => {
+    readEtcdFigures(etcd.url).then((f) => (peakWatchers = Math.max(peakWatchers, f.watchers)), () => {});
+  }, 1_000);
   const stats = await allStats(workers, timeoutMs);
   const after = await readEtcdFigures(etcd.url);
   const d = delta(before, after);
+  // What the catch-ups still running at that point cost etcd until they end.
+  const tailT0 = now();
+  let catchingUp = stats.reduce((a, s) => a + s.catchingUp, 0);
+  const catchingUpAtSync = catchingUp;
+  while (catchingUp > 0 && now() - tailT0 < 60_000) {
+    await sleep(500);
+    catchingUp = (await allStats(workers)).reduce((a, s) => a + s.catchingUp, 0);
+  }
+  clearInterval(sampler);
+  const tailF = await readEtcdFigures(etcd.url);
+  const td = delta(after, tailF);
+  peakWatchers = Math.max(peakWatchers, after.watchers, tailF.watchers);
   const times = stats.flatMap((s) => s.syncedAt.filter((t) => !Number.isNaN(t)).map((t) => t - t0)).sort((a, b) => a - b);
   return {
     nodes: stats.reduce((a, s) => a + s.nodes, 0),
@@ -399,6 +427,11 @@ async function awaitStorm(
     staleReads: stats.reduce((a, s) => a + s.staleReads, 0),
     refreshedReads: stats.reduce((a, s) => a + s.refreshedReads, 0),
     lostEvents: stats.reduce((a, s) => a + s.lostEvents, 0),
+    revisions: d.revisions,
+    eventsSent: d.eventsSent,
+    peakWatchers,
+    catchingUpAtSync,
+    tail: { ms: Math.round(now() - tailT0), sentBytes: td.sentBytes, eventsSent: td.eventsSent, catchingUp },
   };
 }
 

@@ -173,8 +173,13 @@ export class EtcdClient {
    * counts a `count_only` answer before it applies `min_mod_revision`, so this asks for keys.
    */
   async writtenSince(key: Buffer, rangeEnd: Buffer, revision: number, timeoutMs: number, at = 0): Promise<boolean> {
-    const res = await this.range({ key, rangeEnd, keysOnly: true, limit: 1, minModRevision: revision + 1, revision: at }, timeoutMs);
-    return res.kvs.length > 0;
+    return (await this.keysWrittenSince(key, rangeEnd, revision, 1, timeoutMs, at)) > 0;
+  }
+
+  /** How many keys in `[key, rangeEnd)` were written after `revision` (as of `at`, 0: now), counted up to `limit`; asked of etcd itself, keys only. */
+  async keysWrittenSince(key: Buffer, rangeEnd: Buffer, revision: number, limit: number, timeoutMs: number, at = 0): Promise<number> {
+    const res = await this.range({ key, rangeEnd, keysOnly: true, limit, minModRevision: revision + 1, revision: at }, timeoutMs);
+    return res.kvs.length;
   }
 
   /**

@@ -71,6 +71,8 @@ export interface StoreStatus extends OutageStatus {
   lastSnapshot: { revision: number; keys: number; pages: number; linearizable: boolean; readMs: number } | null;
   /** Times a proxy skipped events of the catch-up watch and the snapshot was read again (see `skipped`). */
   lostEventsSeen: number;
+  /** Catch-up watches replaced by a new one where etcd's replay of history was cut into batches (see cappedReplay). */
+  catchUpsResumed: number;
   /** A catch-up watch is bringing us to the main watch's start (see handover.ts). */
   catchingUp: boolean;
   /** Catch-up watches opened, and how many of them a settled main watch replaced (see handover.ts). */
@@ -133,12 +135,17 @@ export interface EtcdStoreOptions {
   settleBusyAfterMs?: number;
   settleBusyEveryMs?: number;
   /**
-   * A serializable (cached) read this many revisions or more behind etcd is read again from
-   * etcd, whatever was written since (default 1024; see cachedReadIsStale). Lower keeps more
-   * catch-ups under the 1000 revisions a proxy may cut (see `skipped`), at one full read
-   * each: at 500, a restart storm of 1000 nodes re-read 416 times instead of 10.
+   * Whether a serializable (cached) read far behind etcd may be read again from etcd when that
+   * costs etcd less than catching up from it (default true; see cachedReadIsStale). Off: always
+   * caught up from, whatever the cost (tests of the catch-up).
    */
-  rereadAfterRevisions?: number;
+  refreshStaleReads?: boolean;
+  /**
+   * Whether a catch-up watch through a proxy is replaced by a new one where etcd cuts its replay
+   * of history into batches (default true; see cappedReplay). Off: the proxy may skip events,
+   * noticed and read again (tests of that guard).
+   */
+  resumeCappedCatchUps?: boolean;
 }
 
 /**
@@ -152,6 +159,16 @@ export interface EtcdStoreOptions {
  */
 const MAIN_WATCH_LEAD = 2_000;
 
+/**
+ * The main watch's start behind a proxy is rounded up to a multiple of this: nodes that read
+ * etcd's newest revision within the same window ask for the same start. A proxy cannot serve a
+ * watch from an etcd watch that starts later than it asks, so two nodes whose reads and creates
+ * crossed (one read first, the other's create came first) left two etcd watches from two future
+ * revisions, each soon with 5+ nodes, which the proxy never merges: 2-3 per proxy in a cold start
+ * of 1000 nodes.
+ */
+const MAIN_WATCH_GRID = 1_024;
+
 /** How long a watch progress request may go unanswered before the endpoint is taken for a proxy (etcd answers in a round trip). */
 const PROXY_DETECT_MS = 500;
 
@@ -163,6 +180,18 @@ const LAIN_NODES_PREFIX = '/lain/nodes/nodes/';
 
 /** A serializable read this close to etcd's newest revision is used as it is (see cachedReadIsStale). */
 const STALE_AFTER_REVISIONS = 64;
+
+/** A registry entry's size (key and value, bytes) when a read holds none to measure (see cachedReadIsStale). */
+const REGISTRY_ENTRY_BYTES = 256;
+
+/**
+ * Proxies assumed to share a cluster's nodes when weighing a re-read against catching up (see
+ * cachedReadIsStale); the balance moves with its square root only.
+ */
+const ASSUMED_PROXIES = 2;
+
+/** The longest random wait before a node that found the cache stale looks again (see readSnapshot). */
+const REFRESH_HERD_WAIT_MS = 1_000;
 
 /**
  * The watch cannot go on from where we are: the snapshot is read again, from etcd itself when
@@ -233,7 +262,8 @@ export class EtcdStore {
       maxStartSpreadMs: 10_000,
       settleBusyAfterMs: 30_000,
       settleBusyEveryMs: 10_000,
-      rereadAfterRevisions: 1_024,
+      refreshStaleReads: true,
+      resumeCappedCatchUps: true,
       ...options,
     };
     this.failures = new FailureLog(options.logger);
@@ -251,6 +281,7 @@ export class EtcdStore {
       pageLimit: this.opts.pageLimit,
       lastSnapshot: null,
       lostEventsSeen: 0,
+      catchUpsResumed: 0,
       catchingUp: false,
       catchUps: 0,
       settled: 0,
@@ -393,10 +424,27 @@ export class EtcdStore {
     const started = Date.now();
     let linearizable = false;
     let pages = 0;
+    let waited = false;
+    let refreshedByOther = false;
     for (;;) {
-      const read = await this.readPages(client, linearizable);
+      // etcd's newest revision, for the staleness check, asked alongside (a round trip less: in a
+      // restart storm each one can take seconds).
+      const check: boolean = !linearizable && !refreshedByOther;
+      const [read, head]: [PagedRead, number] = await Promise.all([this.readPages(client, linearizable), check ? this.headRevision(client, this.opts.readTimeoutMs) : 0]);
       pages += read.pages;
-      if (!read.linearizable && (await this.cachedReadIsStale(client, read.revision))) {
+      if (check && !read.linearizable && (await this.cachedReadIsStale(client, read.kvs, read.revision, head))) {
+        if (!waited) {
+          // Nodes starting together find the same stale cache: the first to read again from etcd
+          // refreshes it for the rest, who look at the cached revision again after a random wait
+          // and read what it refreshed (without the wait, every node that came while the first
+          // read was on its way read again too).
+          waited = true;
+          await Promise.race([sleep(Math.random() * REFRESH_HERD_WAIT_MS), this.closing]);
+          if (this.closed) return;
+          // Refreshed meanwhile: as fresh as it gets in a storm; caught up from, whatever came since.
+          refreshedByOther = (await this.cachedRevision(client)) > read.revision;
+          if (refreshedByOther) continue;
+        }
         this.st.refreshedReads++;
         linearizable = true;
         continue;
@@ -415,15 +463,25 @@ export class EtcdStore {
     }
   }
 
+  /** The revision of the read's first page as a proxy's cache holds it (the same request as readPages' first). */
+  private async cachedRevision(client: EtcdClient): Promise<number> {
+    const [from, to] = this.segments()[0].range;
+    const page = await this.checked(client.rangePage(from, to, this.opts.readTimeoutMs, { serializable: true, revision: 0, limit: 1 }));
+    return page.revision;
+  }
+
   /** One pass of the read plan; `linearizable` turns true when a cached answer proves older than a compaction. */
-  private async readPages(client: EtcdClient, linearizable: boolean): Promise<{ kvs: KeyValue[]; revision: number; pages: number; linearizable: boolean }> {
+  private async readPages(client: EtcdClient, linearizable: boolean): Promise<PagedRead> {
     const kvs: KeyValue[] = [];
     let revision = 0;
     let pages = 0;
     for (const { range } of this.segments()) {
       let from = range[0];
       for (;;) {
-        const limit = this.st.pageLimit;
+        // The first page, which fixes the read's revision, is one key: a node can tell the
+        // revision of a proxy's cached read cheaply (see cachedRevision), and a read again from
+        // etcd refreshes that cache for other nodes at once.
+        const limit = revision === 0 ? 1 : this.st.pageLimit;
         let page: Awaited<ReturnType<EtcdClient['rangePage']>>;
         try {
           page = await client.rangePage(from, range[1], this.opts.readTimeoutMs, { serializable: !linearizable || revision > 0, revision, limit });
@@ -453,32 +511,41 @@ export class EtcdStore {
   }
 
   /**
-   * Whether a serializable read at `revision` is too far behind etcd to resume from cheaply:
-   * cluster data written since (pod groups are tens of KB, each sent again with its previous
-   * value), or rereadAfterRevisions or more whatever was written (a restart storm's registry
-   * writes cost about a read of a thousand-node cluster per etcd watch replaying them, and a
-   * replay of over 1000 revisions through a proxy can lose events, noticed and read again: see
-   * `skipped`). A fresh
-   * read (etcd itself answered it) is within a few revisions and costs one small read to tell.
+   * Whether a serializable (cached) read is so far behind etcd that it should be read again from
+   * etcd rather than caught up from. Catching up replays everything written since, each event
+   * with its previous value (a proxy asks for those), once per etcd watch the proxy opens for it:
+   * when nodes start together, each of them replays it. One read from etcd refreshes the proxy's
+   * cache for all who come after (the others wait a moment for it: see readSnapshot).
+   *
+   * In a restart storm every node writes two registry revisions (its old key goes, its new one
+   * comes), so a proxy's cache falls behind by 2P revisions (P proxies) per node that starts
+   * behind it. Re-reading every K revisions costs a read (F bytes) per K and leaves each node a
+   * replay of K/2 revisions (e bytes each): the sum is least at K = sqrt(4PF/e), a replay of
+   * sqrt(4PFe) bytes, the threshold here. A small cluster (a few hundred KB) is read again after
+   * about a hundred registry writes; a large one (19.5 MB) after about 500, or ~15 pod-group
+   * writes (estimated at twice the read's mean value size per key written; the keys are asked of
+   * etcd, as many as could tip the balance). A lone node on a large cluster then reads from
+   * etcd where a replay would have done, as every node of the Go lainlet does at every start.
+   * A fresh read (etcd itself answered it) is within a few revisions and costs one small read to
+   * tell.
    */
-  private async cachedReadIsStale(client: EtcdClient, revision: number): Promise<boolean> {
-    const head = await this.headRevision(client, this.opts.readTimeoutMs);
+  private async cachedReadIsStale(client: EtcdClient, kvs: KeyValue[], revision: number, head: number): Promise<boolean> {
     const behind = head - revision;
-    if (behind <= STALE_AFTER_REVISIONS) return false;
-    let why = `${behind} revisions behind etcd`;
-    if (behind < this.opts.rereadAfterRevisions) {
-      let written = false;
-      for (const { range, volatile } of this.segments()) {
-        if (volatile) continue;
-        if (await this.checked(client.writtenSince(range[0], range[1], revision, this.opts.readTimeoutMs))) {
-          written = true;
-          break;
-        }
-      }
-      if (!written) return false;
-      why = 'cluster data written since';
+    if (behind <= STALE_AFTER_REVISIONS || !this.opts.refreshStaleReads) return false;
+    const size = readSize(kvs, this.opts.volatilePrefixes);
+    const perClusterKey = 2 * (size.cluster.keys ? size.cluster.bytes / size.cluster.keys : 0);
+    const perOtherRevision = 2 * (size.volatile.keys ? size.volatile.bytes / size.volatile.keys : REGISTRY_ENTRY_BYTES);
+    const threshold = Math.sqrt(4 * ASSUMED_PROXIES * size.bytes * perOtherRevision);
+    // More written keys than this would tip the balance on their own: no need to list them all.
+    const enough = Math.min(behind, perClusterKey > 0 ? Math.ceil(threshold / perClusterKey) + 1 : 1);
+    let written = 0;
+    for (const { range, volatile } of this.segments()) {
+      if (volatile || written >= enough) continue;
+      written += await this.checked(client.keysWrittenSince(range[0], range[1], revision, enough - written, this.opts.readTimeoutMs));
     }
-    this.opts.logger.info({ revision, head, why }, 'the serializable read (a proxy cache) is far behind etcd: reading from etcd itself');
+    const replayBytes = written * perClusterKey + (behind - written) * perOtherRevision;
+    if (replayBytes <= threshold) return false;
+    this.opts.logger.info({ revision, head, clusterKeysWritten: written, replayBytes: Math.round(replayBytes), threshold: Math.round(threshold) }, 'the serializable read (a proxy cache) is far behind etcd: reading from etcd itself');
     return true;
   }
 
@@ -509,7 +576,8 @@ export class EtcdStore {
       // Through a proxy, well past etcd's newest: its etcd watches move on while our create is
       // on its way, and one that is ahead of our start cannot serve us. Straight to etcd, where
       // every node's watch is its own anyway, from where we are: one watch, no catch-up.
-      const handover = new Handover(this.nextRevision, proxied ? Math.max(this.nextRevision, head + 1 + MAIN_WATCH_LEAD) : this.nextRevision);
+      const ahead = Math.ceil((head + 1 + MAIN_WATCH_LEAD) / MAIN_WATCH_GRID) * MAIN_WATCH_GRID;
+      const handover = new Handover(this.nextRevision, proxied ? Math.max(this.nextRevision, ahead) : this.nextRevision);
       const stream = client.openWatch();
       // One create waits for its answer at a time, so each `created` answers the one pending
       // (a proxy answers creates out of order); the first create doubles as the first probe.
@@ -676,7 +744,7 @@ export class EtcdStore {
           if (what === 'catch-up') {
             this.st.catchUps++;
             catchUpId = res.watchId;
-            catchUpSince = Date.now();
+            if (catchUpSince === 0) catchUpSince = Date.now(); // a resumed catch-up (see cappedReplay) goes on with the first one's time
             this.st.catchingUp = handover.catchingUp;
             this.contact(res.header?.revision ?? 0);
             connected('catch-up', this.nextRevision);
@@ -726,12 +794,23 @@ export class EtcdStore {
         }
         const { apply: caught, done } = handover.catchUp(changes);
         apply(caught);
-        heard(changes[0]?.modRevision, res.header?.revision ?? 0);
         if (done) {
           EtcdClient.writeCancel(stream, res.watchId);
           catchUpId = null;
           caughtUp();
+          return;
         }
+        if (proxied && this.opts.resumeCappedCatchUps && createSentAt === null && cappedReplay(res)) {
+          // More history follows, which a proxy may skip (see `skipped`): a new catch-up from
+          // here instead, in a new etcd watch; the old one's further answers are ignored.
+          EtcdClient.writeCancel(stream, res.watchId);
+          catchUpId = null;
+          unheard = null;
+          this.st.catchUpsResumed++;
+          create('catch-up', catchUpRangeEnd(prefix), handover.nextRevision);
+          return;
+        }
+        heard(changes[0]?.modRevision, res.header?.revision ?? 0);
       });
       stream.on('error', (err) => finish(err));
       stream.on('end', () => finish(new Error('etcd closed the watch stream')));
@@ -747,6 +826,34 @@ function servedByProxy(res: WatchResponse): boolean {
   return !(res.header?.memberId ?? false);
 }
 
+/** One pass of the read plan (see readPages). */
+interface PagedRead {
+  kvs: KeyValue[];
+  revision: number;
+  pages: number;
+  linearizable: boolean;
+}
+
+/** etcd sends a watch replaying history at most this many revisions per answer (mvcc watchBatchMaxRevs). */
+const WATCH_BATCH_MAX_REVISIONS = 1_000;
+
+/**
+ * Whether a watch answer is one of etcd's capped batches of history, with more to follow: it
+ * holds WATCH_BATCH_MAX_REVISIONS revisions and its header (etcd's newest) is past them.
+ */
+function cappedReplay(res: WatchResponse): boolean {
+  const last = res.events[res.events.length - 1]?.kv?.modRevision ?? 0;
+  if (last === 0 || (res.header?.revision ?? 0) <= last) return false;
+  let revisions = 0;
+  let previous = 0;
+  for (const e of res.events) {
+    const rev = e.kv?.modRevision ?? 0;
+    if (rev !== previous) revisions++;
+    previous = rev;
+  }
+  return revisions >= WATCH_BATCH_MAX_REVISIONS;
+}
+
 /** The catch-up watch's range end: the prefix's, plus one key (`prefixEnd` itself), so that a proxy never mistakes it for the main watch's range. */
 function catchUpRangeEnd(prefix: Buffer): Buffer {
   return Buffer.concat([prefixEnd(prefix), Buffer.from([0])]);
@@ -760,6 +867,20 @@ function startsWith(key: Buffer, prefix: Buffer): boolean {
 function isTooLarge(err: unknown): boolean {
   const e = err as { code?: number; details?: string; message?: string };
   return e.code === 8 || /larger than max|message too large/i.test(e.details ?? e.message ?? '');
+}
+
+/** Bytes of keys and values in a read, in all and split into the volatile prefixes' and the rest ("cluster"). */
+function readSize(kvs: KeyValue[], volatilePrefixes: string[]) {
+  const volatile = volatilePrefixes.map((p) => Buffer.from(p));
+  const size = { bytes: 0, cluster: { keys: 0, bytes: 0 }, volatile: { keys: 0, bytes: 0 } };
+  for (const kv of kvs) {
+    const bytes = kv.key.length + kv.value.length;
+    const part = volatile.some((p) => startsWith(kv.key, p)) ? size.volatile : size.cluster;
+    part.keys++;
+    part.bytes += bytes;
+    size.bytes += bytes;
+  }
+  return size;
 }
 
 function toStoreKV(kv: KeyValue): StoreKV {

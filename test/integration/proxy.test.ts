@@ -277,54 +277,71 @@ test('six nodes whose requests reach the proxy 300 ms late, while etcd takes ~20
   }),
 );
 
-test('a catch-up replaying over 1000 revisions through a proxy, which merges it into another etcd watch and skips the rest: the store notices and reads again', { timeout: 90_000 }, () =>
-  behindOwnProxy(async ({ direct, node }) => {
-    await direct.put('/lain/config/x', '0');
-    // X's catch-up watch stays open and follows etcd: a write every 1.5 s, so it never settles
-    // (registry keys: not cluster data, so Y below is not made to read again by them).
-    const x = node();
-    await until(() => x.store.status().state === 'connected' && x.store.status().catchingUp, 10_000, 'X catching up');
-    let ticking = true;
-    const ticks = (async () => {
-      for (let i = 0; ticking && i < 1_000; i++) {
-        await direct.put('/lain/lainlet/instances/tick', String(i));
-        await sleep(1_500);
+for (const resume of [true, false]) {
+  const what = resume
+    ? 'the store replaces its catch-up watch at each of etcd\'s batches and loses nothing, with no read again'
+    : 'with that switched off, the proxy merges it into another etcd watch and skips the rest: the store notices and reads again';
+  test(`a catch-up replaying over 1000 revisions through a proxy: ${what}`, { timeout: 90_000 }, () =>
+    behindOwnProxy(async ({ direct, node }) => {
+      await direct.put('/lain/config/x', '0');
+      // X's catch-up watch stays open and follows etcd: a write every 1.5 s, so it never settles.
+      const x = node();
+      await until(() => x.store.status().state === 'connected' && x.store.status().catchingUp, 10_000, 'X catching up');
+      let ticking = true;
+      const ticks = (async () => {
+        for (let i = 0; ticking && i < 1_000; i++) {
+          await direct.put('/lain/lainlet/instances/tick', String(i));
+          await sleep(1_500);
+        }
+      })();
+      try {
+        // 1500 registry revisions straight to etcd (fewer than X's main watch's lead, so that X's
+        // catch-up stays): the proxy's cached read of the prefix (X's) is 1500 behind. Y is told
+        // to use it anyway (no re-read), so its catch-up replays them: etcd sends 1000 revisions
+        // at a time with its newest in the header, and the proxy, taking that for how far the
+        // watch got, merges it into X's catch-up watch before the rest.
+        const writes: Array<Promise<number>> = [];
+        for (let i = 0; i < 1_500; i++) {
+          writes.push(direct.put(`/lain/lainlet/instances/replay-${i % 300}`, String(i)));
+          if (writes.length >= 50) await Promise.all(writes.splice(0));
+        }
+        await Promise.all(writes);
+        const y = node(undefined, { refreshStaleReads: false, resumeCappedCatchUps: resume });
+        await until(() => y.store.status().state === 'connected', 10_000, 'Y watching');
+        if (resume) await until(() => y.store.status().catchUpsResumed >= 1, 20_000, 'Y resuming its catch-up after etcd\'s first batch');
+        else await until(() => y.store.status().lostEventsSeen >= 1, 20_000, 'Y noticing the skipped events');
+        ticking = false;
+        await ticks;
+        const { kvs, revision } = await direct.rangePrefix('/lain/', 5_000);
+        await until(() => y.sink.revision >= revision, 10_000, 'Y at etcd\'s revision');
+        assert.deepEqual(y.sink.data, new Map(kvs.map((kv) => [kv.key.toString(), kv.value.toString()])));
+        const st = y.store.status();
+        if (resume) {
+          assert.equal(st.lostEventsSeen, 0, 'nothing skipped');
+          assert.equal(st.snapshots, 1, 'not read again');
+          assert.equal(st.refreshedReads, 0);
+        } else {
+          assert.ok(st.snapshots >= 2, 'read again');
+          assert.equal(st.catchUpsResumed, 0);
+        }
+      } finally {
+        ticking = false;
+        await ticks;
       }
-    })();
-    try {
-      // 1500 registry revisions straight to etcd (fewer than X's main watch's lead, so that X's
-      // catch-up stays): the proxy's cached read of the prefix (X's) is 1500 behind. Y is told to use it anyway (no re-read), so its catch-up replays them:
-      // etcd sends 1000 revisions at a time with its newest in the header, and the proxy, taking
-      // that for how far the watch got, merges it into X's catch-up watch before the rest.
-      const writes: Array<Promise<number>> = [];
-      for (let i = 0; i < 1_500; i++) {
-        writes.push(direct.put(`/lain/lainlet/instances/replay-${i % 300}`, String(i)));
-        if (writes.length >= 50) await Promise.all(writes.splice(0));
-      }
-      await Promise.all(writes);
-      const y = node(undefined, { rereadAfterRevisions: 1_000_000 });
-      await until(() => y.store.status().state === 'connected', 10_000, 'Y watching');
-      await until(() => y.store.status().lostEventsSeen >= 1, 20_000, 'Y noticing the skipped events');
-      ticking = false;
-      await ticks;
-      const { kvs, revision } = await direct.rangePrefix('/lain/', 5_000);
-      await until(() => y.sink.revision >= revision, 10_000, 'Y at etcd\'s revision');
-      assert.deepEqual(y.sink.data, new Map(kvs.map((kv) => [kv.key.toString(), kv.value.toString()])));
-      assert.ok(y.store.status().snapshots >= 2, 'read again');
-    } finally {
-      ticking = false;
-      await ticks;
-    }
-  }),
-);
+    }),
+  );
+}
+
+/** A new node behind the proxy, once its watch is up. */
+async function connectedNode(node: () => { store: EtcdStore; sink: RecordingSink }) {
+  const n = node();
+  await until(() => n.store.status().state === 'connected', 15_000, 'a node');
+  return n;
+}
 
 test('a cached read far behind etcd (cluster data written since) is read again from etcd once; the nodes after it get the refreshed cache', { timeout: 60_000 }, () =>
   behindOwnProxy(async ({ direct, node }) => {
-    const connected = async () => {
-      const n = node();
-      await until(() => n.store.status().state === 'connected', 15_000, 'a node');
-      return n;
-    };
+    const connected = () => connectedNode(node);
     await direct.put('/lain/config/x', '0');
     const first = await connected();
     assert.equal(first.store.status().refreshedReads, 0);
@@ -347,6 +364,44 @@ test('a cached read far behind etcd (cluster data written since) is read again f
     assert.equal(fourth.store.status().refreshedReads, 0);
     assert.equal(fourth.store.status().lastSnapshot!.revision, s2.lastSnapshot!.revision);
     await until(() => fourth.sink.data.get('/lain/config/x') === 'again-9', 10_000, 'caught up from the cached read by the watch');
+  }),
+);
+
+test('six nodes finding the same stale cache together: one or two read again from etcd, the rest read what they refreshed', { timeout: 60_000 }, () =>
+  behindOwnProxy(async ({ direct, node }) => {
+    await direct.put('/lain/config/x', '0');
+    const first = node();
+    await until(() => first.store.status().state === 'connected', 15_000, 'the first node');
+    let head = 0;
+    for (let i = 0; i < 100; i++) head = await direct.put('/lain/config/x', String(i + 1));
+    const six = Array.from({ length: 6 }, () => node());
+    await until(() => six.every((n) => n.store.status().state === 'connected'), 20_000, 'six nodes');
+    const refreshed = six.reduce((a, n) => a + n.store.status().refreshedReads, 0);
+    assert.ok(refreshed >= 1 && refreshed <= 2, `${refreshed} of 6 read again from etcd`);
+    for (const n of six) {
+      assert.ok(n.store.status().lastSnapshot!.revision >= head, 'a snapshot from after the writes');
+      assert.equal(n.sink.data.get('/lain/config/x'), '100');
+    }
+  }),
+);
+
+test('a cached read behind etcd by a few writes, on a cluster large enough that the replay costs etcd less, is caught up from, not read again', { timeout: 60_000 }, () =>
+  behindOwnProxy(async ({ direct, node }) => {
+    const connected = () => connectedNode(node);
+    // 1 MB of cluster data in 100 keys. 70 writes of one key (the stale threshold is 64) are
+    // estimated at one key of mean size (twice: with its previous value) plus 69 registry-sized
+    // revisions: ~55 KB, under the balance of sqrt(4 x 2 proxies x 1 MB x 512 B) = 64 KB.
+    for (let i = 0; i < 100; i++) await direct.put(`/lain/config/k-${i}`, 'x'.repeat(10_000));
+    const first = await connected();
+    const cachedAt = first.store.status().lastSnapshot!.revision;
+    for (let i = 0; i < 70; i++) await direct.put('/lain/config/k-0', `small-${i}`);
+    const { kvs, revision: head } = await direct.rangePrefix('/lain/', 5_000);
+    const second = await connected();
+    const s2 = second.store.status();
+    assert.equal(s2.refreshedReads, 0, 'not read again');
+    assert.equal(s2.lastSnapshot!.revision, cachedAt, 'the cached read, 70 revisions behind');
+    await until(() => second.sink.revision >= head, 15_000, 'caught up by the watch');
+    assert.deepEqual(second.sink.data, new Map(kvs.map((kv) => [kv.key.toString(), kv.value.toString()])));
   }),
 );
 

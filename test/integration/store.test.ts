@@ -102,6 +102,7 @@ test('snapshot then watch: every write arrives once, other prefixes are ignored'
     pageLimit: 64,
     lastSnapshot: null,
     lostEventsSeen: 0,
+    catchUpsResumed: 0,
     catchingUp: false,
     catchUps: 0,
     settled: 0,
