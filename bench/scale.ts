@@ -17,7 +17,7 @@ const USAGE = `npm run bench:scale -- [options]
   --proxies P        etcd grpc-proxy processes in the proxy topology (default 3)
   --workers W        worker processes the nodes are spread over (default 4)
   --preset NAME      cluster data: sample (the repo's fixture), small or large (gen_cluster.py presets);
-                     default small (the large one is 19.5 MB: x1000 nodes does not fit 2 cores);
+                     default small (the large one, 19 MB, does not fit this machine at 1000 nodes: the node workers held 8.8 GB at 300);
                      generated to list the simulated nodes in /lain/nodes/nodes/, as a cluster of
                      that many nodes does (the start spread is sized by that list)
   --preset-nodes     keep the preset's own node list (small: 3) instead

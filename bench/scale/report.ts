@@ -90,6 +90,16 @@ export function renderScaleReport(r: ScaleResults, jsonName: string): string {
     { text: 'through proxies: <= 6 full reads', ok: (t) => t.storm.sentOverFullReads <= 6, proxyOnly: true },
     (t) => `${mb(t.storm.sentBytes)} (${t.storm.sentOverFullReads})`,
   );
+  row(
+    'restart storm: revisions etcd wrote / events it sent to its watchers (per revision) / peak etcd watchers',
+    '',
+    (t) => (t.storm.eventsSent === undefined ? '-' : `${t.storm.revisions} / ${t.storm.eventsSent} (${(t.storm.eventsSent / Math.max(1, t.storm.revisions)).toFixed(1)}) / ${t.storm.peakWatchers}`),
+  );
+  row(
+    'restart storm: after the last node synced, until no catch-up watch is left: time / etcd bytes',
+    '',
+    (t) => (t.storm.tail === undefined ? '-' : `${sec(t.storm.tail.ms)} / ${mb(t.storm.tail.sentBytes)}`),
+  );
   row('restart storm: Range calls served by etcd / made by the nodes (snapshot pages)', '', (t) => `${t.storm.rangeCalls} / ${t.storm.nodeReadPages}`);
   row('restart storm: etcd CPU / peak RSS', '', (t) => `${t.storm.cpuSeconds} s / ${mb(t.storm.peakRssBytes)}`);
   row(
@@ -139,7 +149,8 @@ export function renderScaleReport(r: ScaleResults, jsonName: string): string {
     '- A restart storm through proxies is read from the proxies\' caches (Range calls at etcd vs the nodes\' pages, and the nodes\'' +
       ' small checks of etcd\'s newest revision); a cached read far behind etcd is read again from etcd (the refreshed reads), and' +
       ' what etcd sends beyond that is the catch-up from the cached revision, once per etcd watch the proxies open for it, and the' +
-      ' registry\'s own writes (every node\'s key deleted and written again), once per etcd watch.',
+      ' registry\'s own writes (every node\'s key deleted and written again), once per etcd watch. The events etcd sent per' +
+      ' revision written count both: an event goes once to each etcd watch that covers it, replays included.',
     '',
   );
   const errors = Object.values(r.topologies).flatMap((t) => t.errors.map((e) => `- ${t.topology}: ${e}`));
