@@ -367,7 +367,7 @@ test('a cached read far behind etcd (cluster data written since) is read again f
   }),
 );
 
-test('six nodes finding the same stale cache together: one or two read again from etcd, the rest read what they refreshed', { timeout: 60_000 }, () =>
+test('six nodes finding the same stale cache together: one to three read again from etcd, the rest read what they refreshed', { timeout: 60_000 }, () =>
   behindOwnProxy(async ({ direct, node }) => {
     await direct.put('/lain/config/x', '0');
     const first = node();
@@ -377,7 +377,8 @@ test('six nodes finding the same stale cache together: one or two read again fro
     const six = Array.from({ length: 6 }, () => node());
     await until(() => six.every((n) => n.store.status().state === 'connected'), 20_000, 'six nodes');
     const refreshed = six.reduce((a, n) => a + n.store.status().refreshedReads, 0);
-    assert.ok(refreshed >= 1 && refreshed <= 2, `${refreshed} of 6 read again from etcd`);
+    // The waits are random: two or three may wake within one refresh's round trip (all six without them).
+    assert.ok(refreshed >= 1 && refreshed <= 3, `${refreshed} of 6 read again from etcd`);
     for (const n of six) {
       assert.ok(n.store.status().lastSnapshot!.revision >= head, 'a snapshot from after the writes');
       assert.equal(n.sink.data.get('/lain/config/x'), '100');
