@@ -463,11 +463,19 @@ export class EtcdStore {
     }
   }
 
-  /** The revision of the read's first page as a proxy's cache holds it (the same request as readPages' first). */
-  private async cachedRevision(client: EtcdClient): Promise<number> {
+  /**
+   * The read's first page, which fixes its revision: one key, so that a node can tell the
+   * revision of a proxy's cached read cheaply (see cachedRevision: the same request, the same
+   * cache entry), and a read again from etcd refreshes that entry for other nodes at once.
+   */
+  private firstPage(client: EtcdClient, serializable: boolean) {
     const [from, to] = this.segments()[0].range;
-    const page = await this.checked(client.rangePage(from, to, this.opts.readTimeoutMs, { serializable: true, revision: 0, limit: 1 }));
-    return page.revision;
+    return client.rangePage(from, to, this.opts.readTimeoutMs, { serializable, revision: 0, limit: 1 });
+  }
+
+  /** The revision of the read's first page as a proxy's cache holds it. */
+  private async cachedRevision(client: EtcdClient): Promise<number> {
+    return (await this.checked(this.firstPage(client, true))).revision;
   }
 
   /** One pass of the read plan; `linearizable` turns true when a cached answer proves older than a compaction. */
@@ -478,15 +486,12 @@ export class EtcdStore {
     for (const { range } of this.segments()) {
       let from = range[0];
       for (;;) {
-        // The first page, which fixes the read's revision, is one key: a node can tell the
-        // revision of a proxy's cached read cheaply (see cachedRevision), and a read again from
-        // etcd refreshes that cache for other nodes at once.
-        const limit = revision === 0 ? 1 : this.st.pageLimit;
+        const limit = this.st.pageLimit;
         let page: Awaited<ReturnType<EtcdClient['rangePage']>>;
         try {
-          page = await client.rangePage(from, range[1], this.opts.readTimeoutMs, { serializable: !linearizable || revision > 0, revision, limit });
+          page = revision === 0 ? await this.firstPage(client, !linearizable) : await client.rangePage(from, range[1], this.opts.readTimeoutMs, { serializable: true, revision, limit });
         } catch (err) {
-          if (!isTooLarge(err) || limit === 1) throw err;
+          if (revision === 0 || !isTooLarge(err) || limit === 1) throw err;
           // A hop (a proxy's --max-send-bytes, 1.5 MiB by default) refused the page: smaller pages, from now on.
           this.st.pageLimit = Math.max(1, Math.floor(limit / 2));
           this.opts.logger.info({ pageLimit: this.st.pageLimit, err: (err as Error).message }, 'etcd read page too large: paging smaller');
