@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Latency, ScaleResults, TopologyResult } from './simulation.js';
+import { leastStormCost } from './storm-floor.js';
 
 const DIR = fileURLToPath(new URL('..', import.meta.url));
 
@@ -60,7 +61,11 @@ export function renderScaleReport(r: ScaleResults, jsonName: string): string {
   );
   row("etcd watchers held, idle (of which the proxies' own)", 'measure', (t) => `${t.idle.watchers} (${t.baseline.watchers})`);
   row("etcd watchers per proxy beyond its own (1: all its nodes' watches merged into one)", 'measure', (t) => (t.idle.etcdWatchersPerProxy === undefined ? '' : String(t.idle.etcdWatchersPerProxy)));
-  row('etcd watch streams / watchers after the restart storm', '', (t) => `${t.storm.watchStreamsAfter} / ${t.storm.watchersAfter}`);
+  row(
+    'etcd watch streams / watchers after the restart storm (watchers once no node is catching up)',
+    '',
+    (t) => `${t.storm.watchStreamsAfter} / ${t.storm.watchersAfter}${t.storm.watchersSettled === undefined ? '' : ` (${t.storm.watchersSettled})`}`,
+  );
   row('lease keep-alives etcd received per second, idle (keep-alive streams open; nodes registered)', 'measure', (t) => `${t.idle.leaseKeepAlivesPerSec}/s (${t.idle.leaseKeepAliveStreams} streams; ${t.idle.registered}/${n} registered)`);
   row('etcd bytes sent / Range calls per second (idle)', '', (t) => `${kb(t.idle.sentBytesPerSec)}/s / ${t.idle.rangeCallsPerSec}/s`);
   row('etcd CPU (idle)', '', (t) => `${t.idle.cpuPct}% of a core`);
@@ -89,6 +94,20 @@ export function renderScaleReport(r: ScaleResults, jsonName: string): string {
     'restart storm: etcd bytes sent (in full reads of /lain/)',
     { text: 'through proxies: <= 6 full reads', ok: (t) => t.storm.sentOverFullReads <= 6, proxyOnly: true },
     (t) => `${mb(t.storm.sentBytes)} (${t.storm.sentOverFullReads})`,
+  );
+  row(
+    "restart storm: one etcd watch's share of it (its revisions replayed afterwards, with previous values, as a proxy watches) / a full read of /lain/ after it (registry keys included), in full reads",
+    '',
+    (t) => (t.stormFloor ? `${kb(t.stormFloor.watchBytes)} (${(t.stormFloor.watchBytes / t.fullReadBytes).toFixed(2)}) / ${kb(t.stormFloor.fullReadAfterBytes)} (${(t.stormFloor.fullReadAfterBytes / t.fullReadBytes).toFixed(2)})` : '-'),
+  );
+  row(
+    `restart storm: the least etcd can send through ${P} proxies, however the nodes read (the storm to each proxy a full lainlet watches through, one read of /lain/ per proxy) + etcd's idle background (lease keep-alives, probes) over the storm's length, in full reads`,
+    '',
+    (t) => {
+      if (!t.stormFloor || !t.proxies || !t.stormFloor.watchedProxies) return '';
+      const least = leastStormCost(t.stormFloor, t.proxies, t.fullReadBytes);
+      return `${least.beforeBackground} + ${least.background} = ${least.total} (${t.stormFloor.watchedProxies} proxies watched through)`;
+    },
   );
   row(
     'restart storm: revisions etcd wrote / events it sent to its watchers (per revision) / peak etcd watchers',
@@ -151,6 +170,14 @@ export function renderScaleReport(r: ScaleResults, jsonName: string): string {
       ' what etcd sends beyond that is the catch-up from the cached revision, once per etcd watch the proxies open for it, and the' +
       ' registry\'s own writes (every node\'s key deleted and written again), once per etcd watch. The events etcd sent per' +
       ' revision written count both: an event goes once to each etcd watch that covers it, replays included.',
+    '- The least a storm can cost through proxies, whatever the nodes do: a proxy that a full lainlet watches through (they' +
+      ' never restart) holds an etcd watch of /lain/ all along, and etcd sends it every revision the storm writes, with its' +
+      ' previous value; each proxy\'s nodes need /lain/ from etcd at least once (a read, counted at its smallest, before any' +
+      ' registry key, or a cached read from before the storm and a replay of the whole storm, if that is less); and etcd answers the' +
+      ' registry\'s lease keep-alives meanwhile (its idle rate over the storm\'s length). The storm\'s revisions are mostly the' +
+      ' registry\'s (each node\'s key deleted on SIGTERM and written again), measured by replaying them in one etcd watch after' +
+      ' the storm (bench/scale/storm-floor.ts). Where that least is over 6 full reads, no design meets the storm goal on that' +
+      ' cluster with this registry.',
     '',
   );
   const errors = Object.values(r.topologies).flatMap((t) => t.errors.map((e) => `- ${t.topology}: ${e}`));

@@ -18,6 +18,7 @@ import { getOnce } from '../measure-start.js';
 import { fillTemplate, now, Target } from '../target.js';
 import { delta, readEtcdFigures, RssSampler, type EtcdFigures } from './etcd-metrics.js';
 import { own, startGrpcProxy } from './processes.js';
+import { leastStormCost, measureWatchReplay, type StormFloor } from './storm-floor.js';
 import type { NodeSpec, WorkerStats } from './protocol.js';
 import { NodeWorker } from './workers.js';
 
@@ -110,6 +111,8 @@ export interface TopologyResult {
   /** Watch re-opens (and other store reconnects) of all nodes between the first start and the storm: 0 when liveness works. */
   reconnectsBeforeStorm: number;
   storm: StormFigures;
+  /** What one etcd watch's share of the storm and a full read after it cost (see storm-floor.ts); absent in older results. */
+  stormFloor?: StormFloor;
   peakRssBytes: number;
   cpuSeconds: number;
   nodeWorkers: { cpuSeconds: number; rssBytes: number };
@@ -129,6 +132,8 @@ export interface StormFigures {
   peakRssBytes: number;
   watchStreamsAfter: number;
   watchersAfter: number;
+  /** etcd watchers once no node was catching up any more (or 60 s after the last synced); absent in older results. */
+  watchersSettled?: number;
   reconnects: number;
   /** Range calls the nodes made for their snapshots (pages); through proxies most are answered from their caches. */
   nodeReadPages: number;
@@ -272,6 +277,11 @@ async function runTopology(opts: ScaleOptions, topology: Topology): Promise<Topo
     const storm = await awaitStorm(etcd, workers, stormT0, s0, stormRss, fullReadBytes, opts.syncTimeoutMs);
     log(`storm: ${storm.synced}/${storm.nodes} synced in ${storm.allSyncedMs} ms (p50 ${storm.p50SyncedMs}); etcd sent ${mb(storm.sentBytes)} (${storm.sentOverFullReads} full reads), ${storm.rangeCalls} Range calls (${storm.refreshedReads} cached reads refreshed, ${storm.lostEvents} catch-ups a proxy cut short), peak RSS ${mb(storm.peakRssBytes)}; ${stormDetail(storm)}`);
     if (storm.synced < opts.nodes) errors.push(`restart storm: only ${storm.synced}/${opts.nodes} nodes synced within ${opts.syncTimeoutMs} ms`);
+    // The full lainlets watch through the first proxies (endpointFor), and never restart.
+    const watchedProxies = proxies.length ? Math.min(lainlets.length, proxies.length) : 0;
+    const stormFloor = await measureStormFloor(etcd, { from: s0.revision + 1, to: s0.revision + storm.revisions, ms: storm.allSyncedMs }, idle.sentBytesPerSec, watchedProxies);
+    const least = stormFloor.watchedProxies ? leastStormCost(stormFloor, proxies.length, fullReadBytes) : null;
+    log(`storm floor: one etcd watch replaying the storm's ${stormFloor.revisions} revisions: ${kb(stormFloor.watchBytes)} (${stormFloor.events} events); a full read after it: ${kb(stormFloor.fullReadAfterBytes)}${least ? `; least through ${proxies.length} proxies: ${least.beforeBackground} full reads + ${least.background} idle background` : ''}`);
 
     const endStats = await allStats(workers);
     const fEnd = await readEtcdFigures(etcd.url);
@@ -285,6 +295,7 @@ async function runTopology(opts: ScaleOptions, topology: Topology): Promise<Topo
       steady,
       reconnectsBeforeStorm,
       storm,
+      stormFloor,
       peakRssBytes: peakRss.peak(),
       cpuSeconds: round(fEnd.cpuSeconds, 2),
       nodeWorkers: { cpuSeconds: round(endStats.reduce((a, s) => a + s.cpuMs, 0) / 1000, 1), rssBytes: endStats.reduce((a, s) => a + s.rssBytes, 0) },
@@ -338,6 +349,19 @@ async function idlePhase(etcd: BenchEtcd, workers: NodeWorker[], beforeNodes: Et
   };
 }
 
+/** The storm's revisions `from`..`to` replayed in one etcd watch, a full read after it, and the idle background over its `ms` (see storm-floor.ts). */
+async function measureStormFloor(etcd: BenchEtcd, storm: { from: number; to: number; ms: number }, idleBytesPerSec: number, watchedProxies: number): Promise<StormFloor> {
+  const replay = await measureWatchReplay(etcd, '/lain/', storm.from, storm.to, idleBytesPerSec);
+  return {
+    watchBytes: replay.bytes,
+    revisions: storm.to - storm.from + 1,
+    events: replay.events,
+    fullReadAfterBytes: await measureFullRead(etcd),
+    watchedProxies,
+    backgroundBytes: Number.isFinite(storm.ms) ? Math.round((idleBytesPerSec * storm.ms) / 1000) : 0,
+  };
+}
+
 /** Bytes etcd sends for one Range of the whole prefix: the unit of "full reads' worth". */
 async function measureFullRead(etcd: BenchEtcd): Promise<number> {
   const client = new EtcdClient(etcd.endpoint);
@@ -377,7 +401,7 @@ async function allStats(workers: NodeWorker[], timeoutMs?: number): Promise<Work
 }
 
 function stormDetail(f: StormFigures): string {
-  return `${f.revisions} revisions written, ${f.eventsSent} events sent by etcd (${round(f.eventsSent / Math.max(1, f.revisions), 1)} per revision), peak ${f.peakWatchers} etcd watchers; ${f.catchingUpAtSync} still catching up at sync, then ${f.tail.ms} ms until ${f.tail.catchingUp}: ${mb(f.tail.sentBytes)} and ${f.tail.eventsSent} events more`;
+  return `${f.revisions} revisions written, ${f.eventsSent} events sent by etcd (${round(f.eventsSent / Math.max(1, f.revisions), 1)} per revision), peak ${f.peakWatchers} etcd watchers; ${f.catchingUpAtSync} still catching up at sync, then ${f.tail.ms} ms until ${f.tail.catchingUp}: ${mb(f.tail.sentBytes)} and ${f.tail.eventsSent} events more, ${f.watchersSettled} etcd watchers then`;
 }
 
 /** Waits for every node to be synced after a (re)start at `t0`, and reads what it cost etcd. */
@@ -422,6 +446,7 @@ async function awaitStorm(
     peakRssBytes: rss.peak(),
     watchStreamsAfter: after.watchStreams,
     watchersAfter: after.watchers,
+    watchersSettled: tailF.watchers,
     reconnects: stats.reduce((a, s) => a + s.reconnects, 0),
     nodeReadPages: stats.reduce((a, s) => a + s.readPages, 0),
     staleReads: stats.reduce((a, s) => a + s.staleReads, 0),

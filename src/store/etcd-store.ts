@@ -175,6 +175,19 @@ const PROXY_DETECT_MS = 500;
 /** How long both watches must have been quiet before the catch-up is settled (see `settle` in watch), and between two tries. */
 const SETTLE_AFTER_QUIET_MS = 2_000;
 
+/**
+ * Settling waits a random 0..this many times the start spread more (see startSpreadMs), so that
+ * nodes whose catch-ups went quiet together reach a proxy a few at a time. A settled main watch
+ * starts at etcd's newest revision; if a write gets there first, the proxy opens an etcd watch
+ * for it, and settles arriving in the ~100 ms before that one's first event join it as often as
+ * the proxy's own; with 5 or more the proxy never merges it again: a spare etcd watch that every
+ * later write goes to (etcd 3.4 grpcproxy, watch_broadcast(s).go). In bench runs of 1000 nodes
+ * settling within 2.5 s, one left 10 spare etcd watches (26x bytes per write); spread over the
+ * start window, one of three left 1; over three times it (~10 settles a second per proxy of 3),
+ * none of four.
+ */
+const SETTLE_SPREAD = 3;
+
 /** Where deployd lists the cluster's nodes, one key each (see startSpreadMs). */
 const LAIN_NODES_PREFIX = '/lain/nodes/nodes/';
 
@@ -597,6 +610,9 @@ export class EtcdStore {
       let lastSettleAt = 0;
       let catchUpSince = 0;
       let ended = false;
+      // Nodes whose catch-ups went quiet together (the end of a cold start's or a storm's burst of
+      // writes) would all settle at once, and a settle can race a write (see SETTLE_SPREAD).
+      const settleSpreadMs = Math.random() * SETTLE_SPREAD * (this.st.startSpreadMs ?? 0);
       // Through a proxy, a catch-up answer whose header is past its last event leaves revisions
       // (from, to] that must come next, in order, if any of them are ours. If the next events
       // start past them, or nothing comes and etcd says ours changed there, etcd is asked
@@ -655,7 +671,7 @@ export class EtcdStore {
           return;
         }
         const settleDue =
-          now - Math.max(lastEventAt, lastSettleAt) >= SETTLE_AFTER_QUIET_MS ||
+          now - Math.max(lastEventAt, lastSettleAt) >= SETTLE_AFTER_QUIET_MS + settleSpreadMs ||
           (now - catchUpSince >= this.opts.settleBusyAfterMs && now - lastSettleAt >= this.opts.settleBusyEveryMs);
         if (handover.catchingUp && catchUpId !== null && !settling && settleDue) {
           void settle();

@@ -157,6 +157,43 @@ test('etcd also holds keys outside the prefix, written after our last change: th
   assert.equal(sink.eventCount, 1);
 });
 
+test('nodes whose catch-ups go quiet at the same moment settle spread out (up to three times the window their start was spread over), not all at once', { timeout: 60_000 }, async () => {
+  const p = await proxy();
+  const prefix = '/lain/herd/';
+  let i = 0;
+  const writeOne = () => writer.put(`${prefix}k${i}`, String(i++));
+  await writeOne();
+  // A start spread of 2 s (the first read's random wait); no settling for being busy.
+  const nodes = Array.from({ length: 12 }, () => {
+    const sink = new RecordingSink();
+    return { sink, store: startStore(p.endpoint, sink, prefix, { firstReadJitterMs: 2_000, settleBusyAfterMs: 120_000 }) };
+  });
+  // A write every 250 ms keeps every catch-up from the 2 quiet seconds a settle waits for, until all are watching.
+  const deadline = Date.now() + 20_000;
+  while (!nodes.every((n) => n.store.status().state === 'connected') && Date.now() < deadline) {
+    await writeOne();
+    await sleep(250);
+  }
+  assert.ok(nodes.every((n) => n.store.status().catchingUp && n.store.status().settled === 0), 'all catching up, none settled');
+  const last = await writeOne();
+  // From now on quiet for all of them at once.
+  const settledAt: number[] = new Array(nodes.length).fill(NaN);
+  const t0 = Date.now();
+  while (settledAt.some(Number.isNaN) && Date.now() - t0 < 20_000) {
+    nodes.forEach((n, k) => {
+      if (Number.isNaN(settledAt[k]) && n.store.status().settled > 0) settledAt[k] = Date.now() - t0;
+    });
+    await sleep(20);
+  }
+  assert.ok(!settledAt.some(Number.isNaN), `every node settled (${settledAt.join(', ')} ms)`);
+  // Without the spread all settle within one tick of their probe timers (500 ms) of the same moment.
+  const spread = Math.max(...settledAt) - Math.min(...settledAt);
+  assert.ok(spread >= 900, `settled over ${spread} ms (${settledAt.join(', ')} ms after the last write)`);
+  await until(() => nodes.every((n) => n.sink.revision === last), 5_000, 'every node has the last write');
+  const held = await etcdHolds(prefix);
+  for (const n of nodes) assert.deepEqual(n.sink.data, held);
+});
+
 test('unchangedBetween tells a put, a delete, a put after a delete and other keys\' writes apart', async () => {
   const key = Buffer.from('/lain/between/');
   const end = Buffer.from('/lain/between0');

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { stopAll } from '../../bench/scale/processes.js';
 import { sampleCluster } from '../../bench/scale/sample.js';
 import { runScale, type ScaleResults, type TopologyResult } from '../../bench/scale/simulation.js';
+import { leastStormCost } from '../../bench/scale/storm-floor.js';
 import { REPO_ROOT } from '../helpers/lainlet.js';
 
 const NODES = 8;
@@ -85,4 +86,16 @@ test("through proxies: etcd holds the proxies' own streams plus at most one per 
   assert.ok(own <= PROXIES, context());
   assert.ok(proxied.idle.watchStreams - own <= PROXIES, context());
   assert.ok(proxied.storm.watchStreamsAfter - own <= PROXIES, context());
+});
+
+test('through proxies: the storm replayed afterwards in one etcd watch gives every revision it wrote, and the storm cost etcd at least the least it can', () => {
+  const f = proxied.stormFloor;
+  assert.ok(f, context());
+  // Every revision of the storm is one of /lain/'s (the registry's keys going and coming back).
+  assert.ok(f.revisions >= NODES, context());
+  assert.equal(f.events, f.revisions, context());
+  assert.ok(f.watchBytes > 0 && f.fullReadAfterBytes > proxied.fullReadBytes, context());
+  assert.equal(f.watchedProxies, LAINLETS, context());
+  const least = leastStormCost(f, PROXIES, proxied.fullReadBytes);
+  assert.ok(proxied.storm.sentOverFullReads >= least.beforeBackground, context());
 });
