@@ -26,3 +26,8 @@ export function printableKey(key: string): string {
   }
   return out;
 }
+
+/** Whether the key bytes start with `prefix`. */
+export function hasPrefix(key: Buffer, prefix: Buffer): boolean {
+  return key.length >= prefix.length && key.subarray(0, prefix.length).equals(prefix);
+}

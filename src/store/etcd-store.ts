@@ -12,19 +12,19 @@
 //   cached read far behind etcd is read again from etcd (see cachedReadIsStale).
 // - The watch: a main watch from just past etcd's newest revision, which a proxy serves from
 //   the etcd watch it already holds, and for a start a catch-up watch on the same stream up to
-//   it (see handover.ts).
+//   it (see watch-session.ts and handover.ts).
 // - Liveness: the proxy drops watch progress requests ("not supported request type") and
 //   sends progress notifications only as etcd does (every 10 min). What both answer is a watch
 //   create on the same stream: etcd answers `created` itself; the proxy first reads the key
 //   from etcd (its permission check), then answers. So a short-lived second watch, created and
 //   cancelled on our stream when it has been quiet, proves our stream, the proxy and etcd alive.
 import type { Logger } from '../util/log.js';
-import { EtcdClient, endOnce, prefixEnd, type KeyValue, type WatchResponse } from './etcd-client.js';
-import { Event_EventType } from './gen/rpc.js';
+import { EtcdClient, prefixEnd, type KeyValue } from './etcd-client.js';
 import { INSTANCES_PREFIX } from './registry.js';
 import { cleanEtcdError, FailureLog, type OutageStatus } from './failure-log.js';
-import { keyFromBytes } from './etcd-key.js';
+import { hasPrefix, keyFromBytes } from './etcd-key.js';
 import { Handover } from './handover.js';
+import { ReadAgainError, WatchSession } from './watch-session.js';
 
 export interface StoreKV {
   key: string;
@@ -69,9 +69,9 @@ export interface StoreStatus extends OutageStatus {
   /** Keys per read page now (halved whenever a hop refuses a page as too large). */
   pageLimit: number;
   lastSnapshot: { revision: number; keys: number; pages: number; linearizable: boolean; readMs: number } | null;
-  /** Times a proxy skipped events of the catch-up watch and the snapshot was read again (see `skipped`). */
+  /** Times a proxy skipped events of the catch-up watch and the snapshot was read again (see `skipped` in watch-session.ts). */
   lostEventsSeen: number;
-  /** Catch-up watches replaced by a new one where etcd's replay of history was cut into batches (see cappedReplay). */
+  /** Catch-up watches replaced by a new one where etcd's replay of history was cut into batches (see cappedReplay in watch-session.ts). */
   catchUpsResumed: number;
   /** A catch-up watch is bringing us to the main watch's start (see handover.ts). */
   catchingUp: boolean;
@@ -142,7 +142,7 @@ export interface EtcdStoreOptions {
   refreshStaleReads?: boolean;
   /**
    * Whether a catch-up watch through a proxy is replaced by a new one where etcd cuts its replay
-   * of history into batches (default true; see cappedReplay). Off: the proxy may skip events,
+   * of history into batches (default true; see cappedReplay in watch-session.ts). Off: the proxy may skip events,
    * noticed and read again (tests of that guard).
    */
   resumeCappedCatchUps?: boolean;
@@ -155,7 +155,7 @@ export interface EtcdStoreOptions {
  * writes hundreds of registry revisions a second and a busy node's create can take seconds to
  * arrive. With 32, half of 1000 nodes' creates came too late and ~20 spare etcd watches per
  * proxy stayed; with 2000, 1-2 (bench/SCALE.md). The catch-up watch covers the lead: it lives
- * until that many revisions have been written or it is settled (see `settle` in watch).
+ * until that many revisions have been written or it is settled (see WatchSession.settle).
  */
 const MAIN_WATCH_LEAD = 2_000;
 
@@ -171,9 +171,6 @@ const MAIN_WATCH_GRID = 1_024;
 
 /** How long a watch progress request may go unanswered before the endpoint is taken for a proxy (etcd answers in a round trip). */
 const PROXY_DETECT_MS = 500;
-
-/** How long both watches must have been quiet before the catch-up is settled (see `settle` in watch), and between two tries. */
-const SETTLE_AFTER_QUIET_MS = 2_000;
 
 /**
  * Settling waits a random 0..this many times the start spread more (see startSpreadMs), so that
@@ -205,38 +202,6 @@ const ASSUMED_PROXIES = 2;
 
 /** The longest random wait before a node that found the cache stale looks again (see readSnapshot). */
 const REFRESH_HERD_WAIT_MS = 1_000;
-
-/**
- * The watch cannot go on from where we are: the snapshot is read again, from etcd itself when
- * a cached read is older than `notBefore`, and `seen` is counted in the status.
- */
-class ReadAgainError extends Error {
-  constructor(
-    message: string,
-    readonly notBefore: number,
-    readonly seen: 'compactionsSeen' | 'lostEventsSeen',
-  ) {
-    super(message);
-  }
-}
-
-/** etcd compacted past the revision we would resume from. */
-function compacted(compactRevision: number): ReadAgainError {
-  return new ReadAgainError(`revision compacted (etcd compact_revision ${compactRevision})`, compactRevision, 'compactionsSeen');
-}
-
-/**
- * A watch through a grpc-proxy that replays more than 1000 revisions of history can lose events:
- * etcd sends an unsynced watch at most 1000 revisions per answer, with its newest revision in the
- * header; the proxy takes that header for how far its etcd watch has got and may merge it, with
- * its clients, into another one that is already there, and the revisions between are never sent
- * (etcd 3.4.23, proxy/grpcproxy/watch_broadcast.go; seen in the scale bench). So the catch-up
- * watch's answers are checked (see watch: `unheard`), and a snapshot from a proxy's cache that
- * far behind etcd is read again from etcd rather than caught up with (see cachedReadIsStale).
- */
-function skipped(from: number, to: number): ReadAgainError {
-  return new ReadAgainError(`the proxy skipped events between revisions ${from} and ${to}`, to, 'lostEventsSeen');
-}
 
 /** The key the liveness probe watches: inside the prefix (a proxy's permission check reads it), never written. */
 const PROBE_SUFFIX = 'lainlet/liveness-probe';
@@ -584,267 +549,47 @@ export class EtcdStore {
    * straight to etcd there is one watch from where we are.
    */
   private async watch(client: EtcdClient): Promise<void> {
-    const probeKey = this.opts.prefix + PROBE_SUFFIX;
     const head = await this.headRevision(client, this.opts.probeTimeoutMs);
     this.contact(head);
     const proxied = await this.behindProxy(client);
     if (this.closed) return; // close() came during those: no stream to open
-    return new Promise<void>((resolve, reject) => {
-      const prefix = Buffer.from(this.opts.prefix);
-      // Through a proxy, well past etcd's newest: its etcd watches move on while our create is
-      // on its way, and one that is ahead of our start cannot serve us. Straight to etcd, where
-      // every node's watch is its own anyway, from where we are: one watch, no catch-up.
-      const ahead = Math.ceil((head + 1 + MAIN_WATCH_LEAD) / MAIN_WATCH_GRID) * MAIN_WATCH_GRID;
-      const handover = new Handover(this.nextRevision, proxied ? Math.max(this.nextRevision, ahead) : this.nextRevision);
-      const stream = client.openWatch();
-      // One create waits for its answer at a time, so each `created` answers the one pending
-      // (a proxy answers creates out of order); the first create doubles as the first probe.
-      let pending: 'catch-up' | 'main' | 'probe' | null = null;
-      let createSentAt: number | null = null;
-      let catchUpId: number | null = null;
-      let mainId: number | null = null;
-      let lastHeardAt = Date.now();
-      let lastEventAt = Date.now();
-      let settling = false;
-      let settledFrom = 0;
-      let lastSettleAt = 0;
-      let catchUpSince = 0;
-      let ended = false;
+    // Through a proxy, well past etcd's newest: its etcd watches move on while our create is
+    // on its way, and one that is ahead of our start cannot serve us. Straight to etcd, where
+    // every node's watch is its own anyway, from where we are: one watch, no catch-up.
+    const ahead = Math.ceil((head + 1 + MAIN_WATCH_LEAD) / MAIN_WATCH_GRID) * MAIN_WATCH_GRID;
+    const handover = new Handover(this.nextRevision, proxied ? Math.max(this.nextRevision, ahead) : this.nextRevision);
+    const session = new WatchSession({
+      client,
+      prefix: this.opts.prefix,
+      probeKey: this.opts.prefix + PROBE_SUFFIX,
+      proxied,
+      handover,
+      probeIntervalMs: this.opts.probeIntervalMs,
+      probeTimeoutMs: this.opts.probeTimeoutMs,
+      settleBusyAfterMs: this.opts.settleBusyAfterMs,
+      settleBusyEveryMs: this.opts.settleBusyEveryMs,
       // Nodes whose catch-ups went quiet together (the end of a cold start's or a storm's burst of
       // writes) would all settle at once, and a settle can race a write (see SETTLE_SPREAD).
-      const settleSpreadMs = Math.random() * SETTLE_SPREAD * (this.st.startSpreadMs ?? 0);
-      // Through a proxy, a catch-up answer whose header is past its last event leaves revisions
-      // (from, to] that must come next, in order, if any of them are ours. If the next events
-      // start past them, or nothing comes and etcd says ours changed there, etcd is asked
-      // whether any were ours: if so the proxy skipped them (see `skipped`).
-      let unheard: { from: number; to: number; at: number } | null = null;
-      const oursUnchanged = (from: number, to: number) => this.checked(client.unchangedBetween(prefix, prefixEnd(prefix), from, to, this.opts.probeTimeoutMs));
-      const verify = ({ from, to }: { from: number; to: number }) => {
-        oursUnchanged(from, to).then(
-          (unchanged) => {
-            if (!unchanged) finish(skipped(from, to));
-          },
-          (err: Error) => {
-            // Compacted since: it can no longer be told, so it is read again. Anything else:
-            // the probe and the watch tell a dead etcd.
-            if (/compacted/i.test(err.message)) finish(skipped(from, to));
-          },
-        );
-      };
-      const heard = (firstRevision: number | undefined, headerRevision: number) => {
-        if (!proxied) return; // etcd itself sends every event
-        if (unheard && firstRevision !== undefined && firstRevision > unheard.to) {
-          verify(unheard);
-          unheard = null;
-        }
-        const last = handover.nextRevision - 1;
-        const to = Math.max(unheard?.to ?? 0, headerRevision);
-        unheard = to > last ? { from: last, to, at: unheard?.to === to ? unheard.at : Date.now() } : null;
-      };
-      const create = (what: 'catch-up' | 'main', rangeEnd: Buffer, from: number) => {
-        pending = what;
-        createSentAt = Date.now();
-        EtcdClient.writeCreate(stream, prefix, rangeEnd, from);
-      };
-      const finish = endOnce(
-        stream,
-        () => {
-          ended = true;
-          this.st.catchingUp = false;
-          clearInterval(probe);
-          this.cancelCurrent = null;
-        },
-        (err) => (err ? reject(err) : resolve()),
-      );
-      this.cancelCurrent = () => finish(null);
-      // The main watch first: the sooner it follows the read of etcd's newest revision, the
-      // likelier a proxy serves it from an etcd watch it holds.
-      create('main', prefixEnd(prefix), handover.mainStart);
-
-      const probe = setInterval(() => {
-        const now = Date.now();
-        if (createSentAt !== null) {
-          if (now - createSentAt > this.opts.probeTimeoutMs) {
-            const what = pending === 'probe' ? 'a liveness probe (a watch create)' : 'the watch create';
-            finish(new Error(`etcd did not answer ${what} within ${this.opts.probeTimeoutMs} ms`));
-          }
-          return;
-        }
-        const settleDue =
-          now - Math.max(lastEventAt, lastSettleAt) >= SETTLE_AFTER_QUIET_MS + settleSpreadMs ||
-          (now - catchUpSince >= this.opts.settleBusyAfterMs && now - lastSettleAt >= this.opts.settleBusyEveryMs);
-        if (handover.catchingUp && catchUpId !== null && !settling && settleDue) {
-          void settle();
-          return;
-        }
-        // Only a quiet stream is probed: events and answers already prove it alive.
-        if (now - lastHeardAt >= this.opts.probeIntervalMs) {
-          pending = 'probe';
-          createSentAt = now;
-          EtcdClient.writeProbeCreate(stream, probeKey);
-        }
-      }, Math.min(this.opts.probeIntervalMs, this.opts.probeTimeoutMs) / 8);
-      probe.unref();
-
-      // The catch-up lives until etcd has written up to the main watch's start, which a quiet
-      // cluster may not do for hours. Once nothing has come for a while and nothing of ours was
-      // written after the last revision we applied (etcd's newest is it, or etcd says so), a main
-      // watch from past etcd's newest is unlikely to race a write (a proxy's etcd watches are no
-      // further): it replaces both. In a cluster that is never quiet, the same is tried now and
-      // then once the catch-up has lasted a while; a lost race costs a proxy one etcd watch that
-      // it merges into another as events pass.
-      const settle = async () => {
-        settling = true;
-        lastSettleAt = Date.now();
-        const applied = handover.nextRevision - 1;
-        const still = () => !ended && handover.catchingUp && handover.nextRevision - 1 === applied && createSentAt === null;
-        let asked = false;
-        try {
-          const now = await this.headRevision(client, this.opts.probeTimeoutMs);
-          // etcd's newer revisions may be other keys' (etcd holds more than LAIN's prefix): then
-          // asked whether any of ours changed since.
-          if (now !== applied && !(still() && (await oursUnchanged(applied, now)))) {
-            // Ours changed after what we applied; if etcd told us of those revisions a while ago
-            // and nothing came since, they are not on their way.
-            if (unheard && unheard.from === applied && Date.now() - unheard.at >= SETTLE_AFTER_QUIET_MS) verify(unheard);
-            return;
-          }
-          if (!still()) return;
-          handover.nothingBefore(now + 1);
-          settledFrom = now + 1;
-          create('main', prefixEnd(prefix), settledFrom);
-          asked = true; // settling ends with its answer
-        } catch {
-          // The probe and the watch itself tell a dead etcd; a compacted `applied` waits for the lead.
-        } finally {
-          if (!asked) settling = false;
-        }
-      };
-      const connected = (what: string, from: number) => {
-        this.st.state = 'connected';
-        this.st.lastError = null;
-        this.opts.logger.info({ endpoint: client.endpoint, fromRevision: from, watch: what }, 'watching etcd');
-      };
-      const apply = (changes: StoreChange[]) => {
+      settleSpreadMs: Math.random() * SETTLE_SPREAD * (this.st.startSpreadMs ?? 0),
+      resumeCappedCatchUps: this.opts.resumeCappedCatchUps,
+      logger: this.opts.logger,
+      status: this.st,
+      contact: (revision) => this.contact(revision),
+      checked: (read) => this.checked(read),
+      headRevision: (timeoutMs) => this.headRevision(client, timeoutMs),
+      apply: (changes) => {
         if (changes.length === 0) return;
         this.nextRevision = handover.nextRevision;
         this.sink.events(changes, changes[changes.length - 1].modRevision);
-      };
-      const caughtUp = () => {
-        this.st.catchingUp = false;
-        this.opts.logger.info({ revision: handover.nextRevision - 1 }, 'caught up with etcd: the main watch alone from now on');
-      };
-
-      stream.on('data', (res: WatchResponse) => {
-        lastHeardAt = Date.now();
-        const ours = res.watchId === catchUpId || res.watchId === mainId;
-        if (res.created && !ours) {
-          const what = pending;
-          pending = null;
-          if (what === 'probe' || what === null) {
-            // The probe's watch: created (answer it with a cancel) or refused (etcd 3.4 answers
-            // a refused create under watch_id -1); both prove the stream, proxy and etcd alive.
-            this.contact(res.header?.revision ?? 0);
-            if (what === 'probe' && createSentAt !== null) {
-              this.st.probes++;
-              this.st.lastProbeMs = lastHeardAt - createSentAt;
-            }
-            createSentAt = null;
-            if (!res.canceled) EtcdClient.writeCancel(stream, res.watchId);
-            return;
-          }
-          createSentAt = null;
-          if (res.compactRevision > 0) {
-            finish(compacted(res.compactRevision));
-            return;
-          }
-          if (res.canceled) {
-            finish(new Error(`etcd refused the ${what} watch: ${res.cancelReason || 'no reason given'}`));
-            return;
-          }
-          if (what === 'catch-up') {
-            this.st.catchUps++;
-            catchUpId = res.watchId;
-            if (catchUpSince === 0) catchUpSince = Date.now(); // a resumed catch-up (see cappedReplay) goes on with the first one's time
-            this.st.catchingUp = handover.catchingUp;
-            this.contact(res.header?.revision ?? 0);
-            connected('catch-up', this.nextRevision);
-          } else if (mainId === null) {
-            // No contact(): a proxy answers a watch it serves from one it holds with our own
-            // start revision as the header's, which is ahead of etcd's newest.
-            mainId = res.watchId;
-            this.st.mainShared = servedByProxy(res);
-            if (handover.catchingUp) create('catch-up', catchUpRangeEnd(prefix), this.nextRevision);
-            else connected('main', handover.mainStart);
-          } else {
-            // The settled main watch (see settle): it sends all from settledFrom, the other two go.
-            EtcdClient.writeCancel(stream, mainId);
-            if (catchUpId !== null) EtcdClient.writeCancel(stream, catchUpId);
-            mainId = res.watchId;
-            catchUpId = null;
-            settling = false;
-            handover.rehome(settledFrom);
-            this.st.mainShared = servedByProxy(res);
-            this.st.settled++;
-            caughtUp();
-          }
-          return;
-        }
-        if (!ours) return; // the last words of a watch we cancelled
-        if (res.watchId === catchUpId && !handover.catchingUp) return; // after the handover
-        this.contact(res.header?.revision ?? 0);
-        if (res.compactRevision > 0) {
-          finish(compacted(res.compactRevision));
-          return;
-        }
-        if (res.canceled) {
-          finish(new Error(`etcd cancelled the watch: ${res.cancelReason || 'no reason given'}`));
-          return;
-        }
-        // The catch-up's range holds one key past the prefix (so that it differs from the main
-        // watch's); that key is not ours.
-        const changes = res.events.flatMap((e): StoreChange[] => {
-          if (!e.kv || !startsWith(e.kv.key, prefix)) return [];
-          const removed = e.type === Event_EventType.DELETE;
-          return [{ type: removed ? 'delete' : 'put', key: keyFromBytes(e.kv.key), value: removed ? '' : e.kv.value.toString('utf8'), modRevision: e.kv.modRevision }];
-        });
-        if (changes.length > 0) lastEventAt = Date.now();
-        if (res.watchId === mainId) {
-          apply(handover.main(changes));
-          return;
-        }
-        const { apply: caught, done } = handover.catchUp(changes);
-        apply(caught);
-        if (done) {
-          EtcdClient.writeCancel(stream, res.watchId);
-          catchUpId = null;
-          caughtUp();
-          return;
-        }
-        if (proxied && this.opts.resumeCappedCatchUps && createSentAt === null && cappedReplay(res)) {
-          // More history follows, which a proxy may skip (see `skipped`): a new catch-up from
-          // here instead, in a new etcd watch; the old one's further answers are ignored.
-          EtcdClient.writeCancel(stream, res.watchId);
-          catchUpId = null;
-          unheard = null;
-          this.st.catchUpsResumed++;
-          create('catch-up', catchUpRangeEnd(prefix), handover.nextRevision);
-          return;
-        }
-        heard(changes[0]?.modRevision, res.header?.revision ?? 0);
-      });
-      stream.on('error', (err) => finish(err));
-      stream.on('end', () => finish(new Error('etcd closed the watch stream')));
+      },
     });
+    this.cancelCurrent = () => session.cancel();
+    try {
+      await session.done;
+    } finally {
+      this.cancelCurrent = null;
+    }
   }
-}
-
-/**
- * Whether a grpc-proxy answered this watch create itself, serving the watch from an etcd watch it
- * already held: it leaves etcd's member id out of such a header, where etcd always sets it.
- */
-function servedByProxy(res: WatchResponse): boolean {
-  return !(res.header?.memberId ?? false);
 }
 
 /** One pass of the read plan (see readPages). */
@@ -853,35 +598,6 @@ interface PagedRead {
   revision: number;
   pages: number;
   linearizable: boolean;
-}
-
-/** etcd sends a watch replaying history at most this many revisions per answer (mvcc watchBatchMaxRevs). */
-const WATCH_BATCH_MAX_REVISIONS = 1_000;
-
-/**
- * Whether a watch answer is one of etcd's capped batches of history, with more to follow: it
- * holds WATCH_BATCH_MAX_REVISIONS revisions and its header (etcd's newest) is past them.
- */
-function cappedReplay(res: WatchResponse): boolean {
-  const last = res.events[res.events.length - 1]?.kv?.modRevision ?? 0;
-  if (last === 0 || (res.header?.revision ?? 0) <= last) return false;
-  let revisions = 0;
-  let previous = 0;
-  for (const e of res.events) {
-    const rev = e.kv?.modRevision ?? 0;
-    if (rev !== previous) revisions++;
-    previous = rev;
-  }
-  return revisions >= WATCH_BATCH_MAX_REVISIONS;
-}
-
-/** The catch-up watch's range end: the prefix's, plus one key (`prefixEnd` itself), so that a proxy never mistakes it for the main watch's range. */
-function catchUpRangeEnd(prefix: Buffer): Buffer {
-  return Buffer.concat([prefixEnd(prefix), Buffer.from([0])]);
-}
-
-function startsWith(key: Buffer, prefix: Buffer): boolean {
-  return key.length >= prefix.length && key.subarray(0, prefix.length).equals(prefix);
 }
 
 /** A page refused for its size: by the sender (RESOURCE_EXHAUSTED) or, in some gRPC versions, as a receive error. */
@@ -896,7 +612,7 @@ function readSize(kvs: KeyValue[], volatilePrefixes: string[]) {
   const size = { bytes: 0, cluster: { keys: 0, bytes: 0 }, volatile: { keys: 0, bytes: 0 } };
   for (const kv of kvs) {
     const bytes = kv.key.length + kv.value.length;
-    const part = volatile.some((p) => startsWith(kv.key, p)) ? size.volatile : size.cluster;
+    const part = volatile.some((p) => hasPrefix(kv.key, p)) ? size.volatile : size.cluster;
     part.keys++;
     part.bytes += bytes;
     size.bytes += bytes;
