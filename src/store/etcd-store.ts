@@ -181,7 +181,7 @@ const PROXY_DETECT_MS = 500;
  * later write goes to (etcd 3.4 grpcproxy, watch_broadcast(s).go). In bench runs of 1000 nodes
  * settling within 2.5 s, one left 10 spare etcd watches (26x bytes per write); spread over the
  * start window, one of three left 1; over three times it (~10 settles a second per proxy of 3),
- * none of four.
+ * none of five.
  */
 const SETTLE_SPREAD = 3;
 
