@@ -172,19 +172,6 @@ const MAIN_WATCH_GRID = 1_024;
 /** How long a watch progress request may go unanswered before the endpoint is taken for a proxy (etcd answers in a round trip). */
 const PROXY_DETECT_MS = 500;
 
-/**
- * Settling waits a random 0..this many times the start spread more (see startSpreadMs), so that
- * nodes whose catch-ups went quiet together reach a proxy a few at a time. A settled main watch
- * starts at etcd's newest revision; if a write gets there first, the proxy opens an etcd watch
- * for it, and settles arriving in the ~100 ms before that one's first event join it as often as
- * the proxy's own; with 5 or more the proxy never merges it again: a spare etcd watch that every
- * later write goes to (etcd 3.4 grpcproxy, watch_broadcast(s).go). In bench runs of 1000 nodes
- * settling within 2.5 s, one left 10 spare etcd watches (26x bytes per write); spread over the
- * start window, one of three left 1; over three times it (~10 settles a second per proxy of 3),
- * none of five.
- */
-const SETTLE_SPREAD = 3;
-
 /** Where deployd lists the cluster's nodes, one key each (see startSpreadMs). */
 const LAIN_NODES_PREFIX = '/lain/nodes/nodes/';
 
@@ -568,9 +555,7 @@ export class EtcdStore {
       probeTimeoutMs: this.opts.probeTimeoutMs,
       settleBusyAfterMs: this.opts.settleBusyAfterMs,
       settleBusyEveryMs: this.opts.settleBusyEveryMs,
-      // Nodes whose catch-ups went quiet together (the end of a cold start's or a storm's burst of
-      // writes) would all settle at once, and a settle can race a write (see SETTLE_SPREAD).
-      settleSpreadMs: Math.random() * SETTLE_SPREAD * (this.st.startSpreadMs ?? 0),
+      startSpreadMs: this.st.startSpreadMs ?? 0,
       resumeCappedCatchUps: this.opts.resumeCappedCatchUps,
       logger: this.opts.logger,
       status: this.st,

@@ -12,8 +12,9 @@
 // So the main watch asks for a revision well past etcd's newest (etcd must not get there before
 // our create reaches the proxy), which the etcd watch the proxy already holds can serve, and a
 // second, short-lived watch over an equivalent range (the proxy groups watches by range, so it
-// never shares the main one's) brings us from where we are up to that revision. Once the catch-up has delivered everything before the main watch's start, it
-// is cancelled and the main watch's held events follow, each revision applied once.
+// never shares the main one's) brings us from where we are up to that revision. Once the
+// catch-up has delivered everything before the main watch's start, it is cancelled and the main
+// watch's held events follow, each revision applied once.
 import type { StoreChange } from './etcd-store.js';
 
 export class Handover {

@@ -45,6 +45,19 @@ function skipped(from: number, to: number): ReadAgainError {
 /** How long both watches must have been quiet before the catch-up is settled (see `settle`), and between two tries. */
 const SETTLE_AFTER_QUIET_MS = 2_000;
 
+/**
+ * Settling waits a random 0..this many times the start spread more (EtcdStore.startSpreadMs), so that
+ * nodes whose catch-ups went quiet together reach a proxy a few at a time. A settled main watch
+ * starts at etcd's newest revision; if a write gets there first, the proxy opens an etcd watch
+ * for it, and settles arriving in the ~100 ms before that one's first event join it as often as
+ * the proxy's own; with 5 or more the proxy never merges it again: a spare etcd watch that every
+ * later write goes to (etcd 3.4 grpcproxy, watch_broadcast(s).go). In bench runs of 1000 nodes
+ * settling within 2.5 s, one left 10 spare etcd watches (26x bytes per write); spread over the
+ * start window, one of three left 1; over three times it (~10 settles a second per proxy of 3),
+ * none of five.
+ */
+const SETTLE_SPREAD = 3;
+
 /** etcd sends a watch replaying history at most this many revisions per answer (mvcc watchBatchMaxRevs). */
 const WATCH_BATCH_MAX_REVISIONS = 1_000;
 
@@ -63,8 +76,8 @@ export interface WatchSessionOptions {
   probeTimeoutMs: number;
   settleBusyAfterMs: number;
   settleBusyEveryMs: number;
-  /** Extra quiet (ms) before settling, drawn per node (see SETTLE_SPREAD in etcd-store.ts). */
-  settleSpreadMs: number;
+  /** The window the node's first read was spread over (ms; see EtcdStore.startSpreadMs): settling is spread over SETTLE_SPREAD times it. */
+  startSpreadMs: number;
   resumeCappedCatchUps: boolean;
   logger: Logger;
   status: SessionStatus;
@@ -99,6 +112,12 @@ export class WatchSession {
   private lastSettleAt = 0;
   private catchUpSince = 0;
   private ended = false;
+  /**
+   * Extra quiet before settling, drawn per session: nodes whose catch-ups went quiet together
+   * (the end of a cold start's or a storm's burst of writes) would all settle at once, and a
+   * settle can race a write (see SETTLE_SPREAD).
+   */
+  private readonly settleSpreadMs: number;
   // Through a proxy, a catch-up answer whose header is past its last event leaves revisions
   // (from, to] that must come next, in order, if any of them are ours. If the next events
   // start past them, or nothing comes and etcd says ours changed there, etcd is asked
@@ -107,6 +126,7 @@ export class WatchSession {
 
   constructor(private readonly o: WatchSessionOptions) {
     this.prefix = Buffer.from(o.prefix);
+    this.settleSpreadMs = Math.random() * SETTLE_SPREAD * o.startSpreadMs;
     this.handover = o.handover;
     this.stream = o.client.openWatch();
     let resolve!: () => void;
@@ -154,7 +174,7 @@ export class WatchSession {
       return;
     }
     const settleDue =
-      now - Math.max(this.lastEventAt, this.lastSettleAt) >= SETTLE_AFTER_QUIET_MS + o.settleSpreadMs ||
+      now - Math.max(this.lastEventAt, this.lastSettleAt) >= SETTLE_AFTER_QUIET_MS + this.settleSpreadMs ||
       (now - this.catchUpSince >= o.settleBusyAfterMs && now - this.lastSettleAt >= o.settleBusyEveryMs);
     if (this.handover.catchingUp && this.catchUpId !== null && !this.settling && settleDue) {
       void this.settle();
@@ -189,9 +209,8 @@ export class WatchSession {
   /** A catch-up answer through a proxy: its first event's revision and its header's (see `unheard`). */
   private heard(firstRevision: number | undefined, headerRevision: number) {
     if (!this.o.proxied) return; // etcd itself sends every event
-    const unheard = this.unheard;
-    if (unheard && firstRevision !== undefined && firstRevision > unheard.to) {
-      this.verify(unheard);
+    if (this.unheard && firstRevision !== undefined && firstRevision > this.unheard.to) {
+      this.verify(this.unheard);
       this.unheard = null;
     }
     const last = this.handover.nextRevision - 1;
